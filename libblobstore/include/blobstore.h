@@ -1,0 +1,377 @@
+
+/*
+ * Copyright (C) Hephaestus developers
+ */
+
+
+#ifndef BLOBSTORE_H_INCLUDED
+#define BLOBSTORE_H_INCLUDED
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+#if defined(__GNUC__)
+#define BLOBSTORE_EXTERN(type)                                               \
+    __attribute__((visibility("default"))) type
+#define BLOBSTORE_WUR  __attribute__((warn_unused_result))
+#else
+#define BLOBSTORE_EXTERN(type)  type
+#define BLOBSTORE_WUR
+#endif
+
+
+/**
+ * libblobstore: content-addressed storage of container image blobs and
+ * manifests, in the on-disk layout of the filesystem driver of the CNCF
+ * distribution registry (registry:2):
+ *
+ *   <root>/docker/registry/v2/blobs/<alg>/<hex[0:2]>/<hex>/data
+ *   <root>/docker/registry/v2/repositories/<name>/_layers/<alg>/<hex>/link
+ *   .../<name>/_manifests/revisions/<alg>/<hex>/link
+ *   .../<name>/_manifests/tags/<tag>/current/link
+ *   .../<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link
+ *   .../<name>/_uploads/<uuid>/data, startedat, heph-state
+ *   .../<name>/_referrers/<alg>/<subject-hex>/<alg>/<hex>/link
+ *
+ * A link file holds "<alg>:<hex>" and nothing else.  Every file that
+ * becomes visible is written to a temporary name in the same folder and
+ * renamed into place, so a reader never sees a partial file.
+ *
+ * All strings passed in are NUL-terminated.  Every function validates
+ * repository names, tags, digests and upload ids itself, so nothing a
+ * client sends can reach a path outside the root.
+ *
+ * A handle is read-only after blobstore_open(): one handle may be used
+ * from several threads at once.  The library keeps no global state, never
+ * logs and never aborts; errors are returned as a negative code, with the
+ * details in a caller-supplied blobstore_error_t (which may be NULL).
+ */
+
+
+typedef struct blobstore_s  blobstore_t;
+
+
+/** Return codes: BLOBSTORE_OK or one of the negative codes. */
+typedef enum {
+    BLOBSTORE_OK = 0,
+    BLOBSTORE_ENOTFOUND = -1,     /* blob, manifest, tag, repository */
+    BLOBSTORE_EINVAL = -2,        /* bad argument: name, tag, digest, id */
+    BLOBSTORE_EUNSUPPORTED = -3,  /* digest algorithm not supported */
+    BLOBSTORE_EDIGEST = -4,       /* content does not match its digest */
+    BLOBSTORE_ERANGE = -5,        /* upload offset is not the current size */
+    BLOBSTORE_EBUSY = -6,         /* upload in use by another request */
+    BLOBSTORE_EMANIFEST = -7,     /* manifest invalid */
+    BLOBSTORE_EBLOBUNKNOWN = -8,  /* manifest refers to a missing blob */
+    BLOBSTORE_ETOOBIG = -9,       /* manifest over the size limit */
+    BLOBSTORE_ENOSPC = -10,       /* no space left on device, quota */
+    BLOBSTORE_EIO = -11,          /* any other system error */
+    BLOBSTORE_ENOMEM = -12
+} blobstore_code_e;
+
+
+#define BLOBSTORE_MANIFEST_MAX    (4 * 1024 * 1024)
+
+/* "sha512:" and 128 hex digits. */
+#define BLOBSTORE_DIGEST_MAX      135
+#define BLOBSTORE_UUID_LEN        36
+#define BLOBSTORE_NAME_MAX        255
+#define BLOBSTORE_TAG_MAX         128
+#define BLOBSTORE_MEDIA_TYPE_MAX  255
+
+
+/**
+ * Details of a failure.  code repeats the return value; sys_errno is the
+ * errno of the failed system call (0 if none); message is a lower-case
+ * sentence for a log; detail is a value for the client, such as the
+ * digest of a missing blob ("" if none).
+ */
+typedef struct {
+    int   code;
+    int   sys_errno;
+    char  message[256];
+    char  detail[BLOBSTORE_DIGEST_MAX + 1];
+} blobstore_error_t;
+
+
+#define BLOBSTORE_OPTIONS_VERSION  1
+
+/**
+ * Options of blobstore_open().  fsync: when non-zero (the default), a
+ * blob, manifest, tag or link is flushed to disk, with its folder, before
+ * the call that publishes it returns.
+ */
+typedef struct {
+    unsigned int  version;
+    int           fsync;
+} blobstore_options_t;
+
+#define BLOBSTORE_OPTIONS_INIT  { BLOBSTORE_OPTIONS_VERSION, 1 }
+
+
+/** Facts about a stored blob or manifest. */
+typedef struct {
+    int64_t  size;
+    int64_t  mtime;                  /* seconds since the epoch */
+    char     digest[BLOBSTORE_DIGEST_MAX + 1];
+    char     media_type[BLOBSTORE_MEDIA_TYPE_MAX + 1]; /* manifests */
+    char     subject[BLOBSTORE_DIGEST_MAX + 1];  /* manifests; "" if none */
+} blobstore_info_t;
+
+
+/** A sorted page of names: repositories or tags. */
+typedef struct {
+    char    **items;
+    size_t    count;
+    int       more;     /* 1 if further items follow this page */
+} blobstore_strlist_t;
+
+
+/* handle */
+
+/**
+ * Open the store whose registry:2 root directory is root (the folder that
+ * holds docker/registry/v2, created if missing).
+ *
+ * @param[out] out   the new handle, to be freed with blobstore_close()
+ * @param opts       options, or NULL for the defaults
+ * @return BLOBSTORE_OK, BLOBSTORE_EINVAL (bad options version),
+ *         BLOBSTORE_EIO, BLOBSTORE_ENOMEM
+ */
+BLOBSTORE_EXTERN(int) blobstore_open(blobstore_t **out, const char *root,
+    const blobstore_options_t *opts, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/** Free a handle; NULL is a no-op. */
+BLOBSTORE_EXTERN(void) blobstore_close(blobstore_t *bs);
+
+/** A short English text for a return code. */
+BLOBSTORE_EXTERN(const char *) blobstore_strerror(int code);
+
+/** Free memory the library returned (referrers JSON). NULL is a no-op. */
+BLOBSTORE_EXTERN(void) blobstore_free(void *p);
+
+
+/* grammars of the OCI distribution specification */
+
+/** BLOBSTORE_OK if name is a valid repository name, else EINVAL. */
+BLOBSTORE_EXTERN(int) blobstore_name_valid(const char *name);
+
+/** BLOBSTORE_OK if tag is a valid tag, else EINVAL. */
+BLOBSTORE_EXTERN(int) blobstore_tag_valid(const char *tag);
+
+/**
+ * BLOBSTORE_OK for a valid sha256 or sha512 digest (lower-case hex of the
+ * right length); EUNSUPPORTED for a well-formed digest of another
+ * algorithm; EINVAL otherwise.
+ */
+BLOBSTORE_EXTERN(int) blobstore_digest_valid(const char *digest);
+
+
+/* blobs */
+
+/**
+ * Open a blob of repository repo for reading.  The blob must be linked
+ * into the repository (pushed there or mounted).  The caller owns *fd_out
+ * and closes it.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EUNSUPPORTED, EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_blob_open(int *fd_out,
+    blobstore_info_t *info, blobstore_t *bs, const char *repo,
+    const char *digest, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Like blobstore_blob_open() without opening: size, mtime and digest.
+ */
+BLOBSTORE_EXTERN(int) blobstore_blob_stat(blobstore_info_t *info,
+    blobstore_t *bs, const char *repo, const char *digest,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Unlink a blob from repo.  The data stays for other repositories.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EUNSUPPORTED, EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_blob_delete(blobstore_t *bs,
+    const char *repo, const char *digest, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+/**
+ * Cross-repository mount: link into repo a blob that is linked in from.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND (not in from), EINVAL, EUNSUPPORTED,
+ *         EIO, ENOSPC
+ */
+BLOBSTORE_EXTERN(int) blobstore_blob_mount(blobstore_t *bs,
+    const char *repo, const char *digest, const char *from,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+
+/* upload sessions: kept on disk, usable from any process */
+
+/**
+ * Start an upload session in repo.
+ *
+ * @param[out] uuid_out  the session id, BLOBSTORE_UUID_LEN characters
+ *                       and a NUL
+ * @return BLOBSTORE_OK, EINVAL, EIO, ENOSPC
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_start(char *uuid_out,
+    blobstore_t *bs, const char *repo, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+/**
+ * Number of bytes received so far.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND (no such session), EINVAL, EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_status(int64_t *size_out,
+    blobstore_t *bs, const char *repo, const char *uuid,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Append len bytes read from fd (from its current position; len -1 reads
+ * to end of file) to the session, hashing them as they stream.  offset is
+ * where the caller believes the data starts: -1 means "at the end", any
+ * other value must equal the current size.  Blocks for as long as the
+ * copy takes: call it where blocking is allowed.  On failure the session
+ * keeps its previous size.
+ *
+ * @param[out] size_out  the session's size afterwards (may be NULL)
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, ERANGE (offset mismatch; the
+ *         current size is in *size_out), EBUSY (another request is
+ *         appending), EIO, ENOSPC
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_append_fd(int64_t *size_out,
+    blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
+    int fd, int64_t len, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/** Like blobstore_upload_append_fd(), from memory. */
+BLOBSTORE_EXTERN(int) blobstore_upload_append(int64_t *size_out,
+    blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
+    const void *data, size_t len, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Finish a session: check that its content has the given digest, publish
+ * the blob and link it into repo, then remove the session.  On EDIGEST
+ * the session stays as it was and can be committed again.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EUNSUPPORTED, EDIGEST, EBUSY,
+ *         EIO, ENOSPC
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_commit(blobstore_t *bs,
+    const char *repo, const char *uuid, const char *digest,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Cancel a session and remove what it received.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EBUSY, EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_cancel(blobstore_t *bs,
+    const char *repo, const char *uuid, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+
+/* manifests */
+
+/**
+ * Store a manifest under reference (a tag, or the digest of data).
+ * content_type is the request's Content-Type (may be NULL or "").  The
+ * manifest must be a Docker schema 2 manifest or manifest list, or an OCI
+ * image manifest or index; its mediaType field, when present, must equal
+ * content_type; when content_type is empty the mediaType field decides.
+ * Every blob it names must be linked into repo, every child manifest of
+ * an index must be in repo.  The exact bytes are kept.  A manifest with a
+ * subject is indexed for blobstore_referrers().
+ *
+ * @param[out] info  digest, size, media type and subject of the manifest
+ * @return BLOBSTORE_OK, EINVAL (bad name or reference), EUNSUPPORTED,
+ *         EDIGEST (reference is a digest that data does not have),
+ *         EMANIFEST, EBLOBUNKNOWN (err->detail names the first missing
+ *         digest), ETOOBIG, EIO, ENOSPC
+ */
+BLOBSTORE_EXTERN(int) blobstore_manifest_put(blobstore_info_t *info,
+    blobstore_t *bs, const char *repo, const char *reference,
+    const char *content_type, const void *data, size_t len,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Open the manifest that reference (tag or digest) names in repo.  The
+ * caller owns *fd_out.  info gets digest, size, mtime and media type.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EUNSUPPORTED, EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_manifest_open(int *fd_out,
+    blobstore_info_t *info, blobstore_t *bs, const char *repo,
+    const char *reference, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/** Like blobstore_manifest_open() without opening. */
+BLOBSTORE_EXTERN(int) blobstore_manifest_stat(blobstore_info_t *info,
+    blobstore_t *bs, const char *repo, const char *reference,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Delete by tag: the tag goes, the manifest stays.  Delete by digest: the
+ * manifest goes from repo, with every tag that points to it and its
+ * referrers index entry.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EUNSUPPORTED, EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_manifest_delete(blobstore_t *bs,
+    const char *repo, const char *reference, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+
+/* listings */
+
+/**
+ * Tags of repo in byte order, those after last (NULL or "" for the
+ * start), at most n of them.  Free with blobstore_strlist_free().
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND (no such repository), EINVAL, EIO,
+ *         ENOMEM
+ */
+BLOBSTORE_EXTERN(int) blobstore_tags_list(blobstore_strlist_t *out,
+    blobstore_t *bs, const char *repo, const char *last, size_t n,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Repositories (folders holding _manifests) in byte order, those after
+ * last, at most n of them.
+ *
+ * @return BLOBSTORE_OK, EIO, ENOMEM
+ */
+BLOBSTORE_EXTERN(int) blobstore_catalog(blobstore_strlist_t *out,
+    blobstore_t *bs, const char *last, size_t n, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+/** Free the items of a list and zero it. */
+BLOBSTORE_EXTERN(void) blobstore_strlist_free(blobstore_strlist_t *list);
+
+/**
+ * The OCI 1.1 referrers of digest in repo, as an OCI image index JSON
+ * document (application/vnd.oci.image.index.v1+json) whose manifests
+ * hold a descriptor of each referrer (mediaType, digest, size,
+ * artifactType, annotations), sorted by digest.  artifact_type, when not
+ * NULL nor "", keeps only those of that artifact type.  An unknown digest
+ * or repository gives an empty list.  Free *json_out with blobstore_free().
+ *
+ * @return BLOBSTORE_OK, EINVAL, EUNSUPPORTED, EIO, ENOMEM
+ */
+BLOBSTORE_EXTERN(int) blobstore_referrers(char **json_out, size_t *len_out,
+    blobstore_t *bs, const char *repo, const char *digest,
+    const char *artifact_type, blobstore_error_t *err) BLOBSTORE_WUR;
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLOBSTORE_H_INCLUDED */
