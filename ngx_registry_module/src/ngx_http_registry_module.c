@@ -1,0 +1,1174 @@
+
+/*
+ * Copyright (C) Hephaestus developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_registry_module.h"
+
+
+typedef struct {
+    ngx_uint_t   methods;
+    ngx_str_t    allow;
+    ngx_str_t    allow_nodelete;
+} ngx_http_registry_route_t;
+
+
+static ngx_int_t ngx_http_registry_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_registry_parse(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx);
+static ngx_int_t ngx_http_registry_split(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, u_char *name, u_char *name_end,
+    u_char *ref, u_char *ref_end);
+static ngx_int_t ngx_http_registry_not_allowed(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_uint_t route);
+static ngx_int_t ngx_http_registry_base(ngx_http_request_t *r);
+
+#if (NGX_THREADS)
+static void ngx_http_registry_thread_handler(void *data, ngx_log_t *log);
+static void ngx_http_registry_thread_event_handler(ngx_event_t *ev);
+static void ngx_http_registry_task_finish(ngx_http_request_t *r);
+#endif
+
+static ngx_int_t ngx_http_registry_header_filter(ngx_http_request_t *r);
+
+static char *ngx_http_registry_root(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_registry_close_store(void *data);
+static void *ngx_http_registry_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_registry_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_registry_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_registry_filter_init(ngx_conf_t *cf);
+
+
+static ngx_http_registry_route_t  ngx_http_registry_routes[] = {
+
+    /* NGX_HTTP_REGISTRY_BASE */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_string("GET, HEAD") },
+
+    /* NGX_HTTP_REGISTRY_CATALOG */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_string("GET, HEAD") },
+
+    /* NGX_HTTP_REGISTRY_TAGS */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_string("GET, HEAD") },
+
+    /* NGX_HTTP_REGISTRY_MANIFEST */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("DELETE, GET, HEAD, PUT"), ngx_string("GET, HEAD, PUT") },
+
+    /* NGX_HTTP_REGISTRY_BLOB */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE,
+      ngx_string("DELETE, GET, HEAD"), ngx_string("GET, HEAD") },
+
+    /* NGX_HTTP_REGISTRY_UPLOADS */
+    { NGX_HTTP_POST,
+      ngx_string("POST"), ngx_string("POST") },
+
+    /* NGX_HTTP_REGISTRY_UPLOAD: cancelling an upload deletes no content */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PATCH|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("DELETE, GET, HEAD, PATCH, PUT"),
+      ngx_string("DELETE, GET, HEAD, PATCH, PUT") },
+
+    /* NGX_HTTP_REGISTRY_REFERRERS */
+    { NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_string("GET, HEAD") }
+};
+
+
+static ngx_command_t  ngx_http_registry_commands[] = {
+
+    { ngx_string("registry"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_registry_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("registry_root"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_registry_root,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("registry_delete"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_registry_loc_conf_t, delete),
+      NULL },
+
+    { ngx_string("registry_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_registry_loc_conf_t, sync),
+      NULL },
+
+    { ngx_string("registry_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_registry_loc_conf_t, thread_pool_name),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_registry_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_registry_init,                /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_registry_create_loc_conf,     /* create location configuration */
+    ngx_http_registry_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_registry_module = {
+    NGX_MODULE_V1,
+    &ngx_http_registry_module_ctx,         /* module context */
+    ngx_http_registry_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_module_t  ngx_http_registry_filter_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_registry_filter_init,         /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_registry_filter_module = {
+    NGX_MODULE_V1,
+    &ngx_http_registry_filter_module_ctx,  /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_int_t
+ngx_http_registry_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_registry_ctx_t       *ctx;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    if (!rlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "registry request: %V \"%V?%V\"",
+                   &r->method_name, &r->uri, &r->args);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_registry_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->range_start = -1;
+    ctx->range_end = -1;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_registry_module);
+
+    rc = ngx_http_registry_parse(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_registry_send_error(r, NGX_HTTP_NOT_FOUND,
+                                            "UNSUPPORTED", "unknown endpoint",
+                                            NULL);
+    }
+
+    if (!(r->method & ngx_http_registry_routes[ctx->route].methods)
+        || (r->method == NGX_HTTP_DELETE && !rlcf->delete
+            && ctx->route != NGX_HTTP_REGISTRY_UPLOAD))
+    {
+        return ngx_http_registry_not_allowed(r, rlcf, ctx->route);
+    }
+
+    if (ctx->route != NGX_HTTP_REGISTRY_BASE
+        && ctx->route != NGX_HTTP_REGISTRY_CATALOG
+        && (ctx->name.len > BLOBSTORE_NAME_MAX
+            || ngx_strlen(ctx->name.data) != ctx->name.len
+            || blobstore_name_valid((char *) ctx->name.data) != BLOBSTORE_OK))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "registry: client sent invalid repository name \"%V\"",
+                      &ctx->name);
+
+        return ngx_http_registry_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "NAME_INVALID",
+                                            "invalid repository name",
+                                            &ctx->name);
+    }
+
+    if (!(r->method & (NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_PATCH))) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    switch (ctx->route) {
+
+    case NGX_HTTP_REGISTRY_BASE:
+        return ngx_http_registry_base(r);
+
+    case NGX_HTTP_REGISTRY_CATALOG:
+        return ngx_http_registry_catalog(r, rlcf);
+
+    case NGX_HTTP_REGISTRY_TAGS:
+        return ngx_http_registry_tags(r, rlcf, ctx);
+
+    case NGX_HTTP_REGISTRY_MANIFEST:
+        return ngx_http_registry_manifest(r, rlcf, ctx);
+
+    case NGX_HTTP_REGISTRY_BLOB:
+        return ngx_http_registry_blob(r, rlcf, ctx);
+
+    case NGX_HTTP_REGISTRY_UPLOADS:
+        return ngx_http_registry_upload_start(r, rlcf, ctx);
+
+    case NGX_HTTP_REGISTRY_UPLOAD:
+        return ngx_http_registry_upload(r, rlcf, ctx);
+
+    default: /* NGX_HTTP_REGISTRY_REFERRERS */
+        return ngx_http_registry_referrers(r, rlcf, ctx);
+    }
+}
+
+
+/*
+ * Repository names hold slashes, so the path is taken apart from the
+ * right: the last segment or two decide the endpoint, the rest is the name.
+ */
+
+static ngx_int_t
+ngx_http_registry_parse(ngx_http_request_t *r, ngx_http_registry_ctx_t *ctx)
+{
+    size_t   len;
+    u_char  *p, *last, *ref, *seg;
+
+    p = r->uri.data;
+    last = p + r->uri.len;
+
+    if (r->uri.len < 4 || ngx_strncmp(p, "/v2/", 4) != 0) {
+        return NGX_DECLINED;
+    }
+
+    p += 4;
+    len = last - p;
+
+    if (len == 0) {
+        ctx->route = NGX_HTTP_REGISTRY_BASE;
+        return NGX_OK;
+    }
+
+    if (len == sizeof("_catalog") - 1
+        && ngx_strncmp(p, "_catalog", len) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_CATALOG;
+        return NGX_OK;
+    }
+
+    if (len > sizeof("/tags/list") - 1
+        && ngx_strncmp(last - 10, "/tags/list", 10) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_TAGS;
+        return ngx_http_registry_split(r, ctx, p, last - 10, NULL, NULL);
+    }
+
+    if (len > sizeof("/blobs/uploads/") - 1
+        && ngx_strncmp(last - 15, "/blobs/uploads/", 15) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_UPLOADS;
+        return ngx_http_registry_split(r, ctx, p, last - 15, NULL, NULL);
+    }
+
+    if (len > sizeof("/blobs/uploads") - 1
+        && ngx_strncmp(last - 14, "/blobs/uploads", 14) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_UPLOADS;
+        return ngx_http_registry_split(r, ctx, p, last - 14, NULL, NULL);
+    }
+
+    ref = last;
+
+    while (ref > p && ref[-1] != '/') {
+        ref--;
+    }
+
+    if (ref == last || ref - p < 2) {
+        return NGX_DECLINED;
+    }
+
+    seg = ref - 1;
+
+    while (seg > p && seg[-1] != '/') {
+        seg--;
+    }
+
+    if (seg - p < 2) {
+        return NGX_DECLINED;
+    }
+
+    len = ref - 1 - seg;
+
+    if (len == sizeof("manifests") - 1
+        && ngx_strncmp(seg, "manifests", len) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_MANIFEST;
+
+    } else if (len == sizeof("blobs") - 1
+               && ngx_strncmp(seg, "blobs", len) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_BLOB;
+
+    } else if (len == sizeof("referrers") - 1
+               && ngx_strncmp(seg, "referrers", len) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_REFERRERS;
+
+    } else if (len == sizeof("uploads") - 1
+               && ngx_strncmp(seg, "uploads", len) == 0
+               && seg - p > (ssize_t) sizeof("/blobs/")
+               && ngx_strncmp(seg - 7, "/blobs/", 7) == 0)
+    {
+        ctx->route = NGX_HTTP_REGISTRY_UPLOAD;
+        seg -= 6;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_registry_split(r, ctx, p, seg - 1, ref, last);
+}
+
+
+static ngx_int_t
+ngx_http_registry_split(ngx_http_request_t *r, ngx_http_registry_ctx_t *ctx,
+    u_char *name, u_char *name_end, u_char *ref, u_char *ref_end)
+{
+    if (name_end <= name) {
+        return NGX_DECLINED;
+    }
+
+    ctx->name.len = name_end - name;
+    ctx->name.data = (u_char *) ngx_http_registry_cstr(r->pool, name,
+                                                       ctx->name.len);
+    if (ctx->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ref == NULL) {
+        return NGX_OK;
+    }
+
+    ctx->ref.len = ref_end - ref;
+    ctx->ref.data = (u_char *) ngx_http_registry_cstr(r->pool, ref,
+                                                      ctx->ref.len);
+    if (ctx->ref.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "registry route:%ui name:\"%V\" ref:\"%V\"",
+                   ctx->route, &ctx->name, &ctx->ref);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_registry_not_allowed(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_uint_t route)
+{
+    char       *message;
+    ngx_str_t  *allow;
+
+    allow = rlcf->delete ? &ngx_http_registry_routes[route].allow
+                         : &ngx_http_registry_routes[route].allow_nodelete;
+
+    if (ngx_http_registry_header(r, "Allow", allow->data, allow->len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    message = (r->method == NGX_HTTP_DELETE && !rlcf->delete)
+              ? "deletes are disabled" : "method not allowed";
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "registry: %s: %V \"%V\"", message, &r->method_name,
+                  &r->uri);
+
+    return ngx_http_registry_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "UNSUPPORTED", message, NULL);
+}
+
+
+static ngx_int_t
+ngx_http_registry_base(ngx_http_request_t *r)
+{
+    return ngx_http_registry_send_body(r, NULL, (u_char *) "{}", 2);
+}
+
+
+ngx_http_registry_task_t *
+ngx_http_registry_task_create(ngx_http_request_t *r,
+    ngx_http_registry_done_pt done)
+{
+    ngx_http_registry_ctx_t       *ctx;
+    ngx_http_registry_task_t      *t;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    t = ngx_pcalloc(r->pool, sizeof(ngx_http_registry_task_t));
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->done = done;
+    t->store = rlcf->store;
+    t->name = (char *) ctx->name.data;
+    t->id = (char *) ctx->ref.data;
+    t->fd = NGX_INVALID_FILE;
+    t->offset = -1;
+
+    return t;
+}
+
+
+/*
+ * Runs t->work in the location's thread pool, then t->done back in the
+ * event loop, whose result finalizes the request.  Returns NGX_DONE when
+ * the task is queued: the request holds a reference of its own until
+ * then, so the caller drops its own as usual.
+ */
+
+ngx_int_t
+ngx_http_registry_run_task(ngx_http_request_t *r, ngx_http_registry_task_t *t)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t             *task;
+    ngx_http_registry_ctx_t       *ctx;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    task = ngx_thread_task_alloc(r->pool, 0);
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    task->ctx = t;
+    task->handler = ngx_http_registry_thread_handler;
+    task->event.data = r;
+    task->event.handler = ngx_http_registry_thread_event_handler;
+
+    if (ngx_thread_task_post(rlcf->thread_pool, task) != NGX_OK) {
+        return ngx_http_registry_send_error(r,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                            "UNKNOWN", "unknown error", NULL);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "registry task posted: \"%V\"", &r->uri);
+
+    ctx->task = t;
+
+    r->main->blocked++;
+    r->main->count++;
+    r->write_event_handler = ngx_http_registry_task_finish;
+
+    return NGX_DONE;
+
+#else
+
+    t->work(t);
+    t->finished = 1;
+
+    return t->done(r, t);
+
+#endif
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_registry_thread_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_registry_task_t  *t = data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "registry thread task");
+
+    t->work(t);
+}
+
+
+static void
+ngx_http_registry_thread_event_handler(ngx_event_t *ev)
+{
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    ngx_http_registry_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "registry task done: \"%V\"", &r->uri);
+
+    r->main->blocked--;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+    ctx->task->finished = 1;
+
+    /*
+     * the write event handler is ngx_http_registry_task_finish(), or the
+     * finalizer when the request was terminated meanwhile
+     */
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_registry_task_finish(ngx_http_request_t *r)
+{
+    ngx_http_registry_ctx_t   *ctx;
+    ngx_http_registry_task_t  *t;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+    t = ctx->task;
+
+    if (t == NULL || !t->finished) {
+        /* a write event while the thread still works */
+        return;
+    }
+
+    ctx->task = NULL;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_finalize_request(r, t->done(r, t));
+}
+
+#endif
+
+
+ngx_int_t
+ngx_http_registry_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler)
+{
+    ngx_int_t  rc;
+
+    r->request_body_in_file_only = 1;
+    r->request_body_in_clean_file = 1;
+    r->request_body_file_log_level = 0;
+
+    rc = ngx_http_read_client_request_body(r, handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+void
+ngx_http_registry_body_file(ngx_http_request_t *r, ngx_fd_t *fd,
+    int64_t *len)
+{
+    ngx_http_request_body_t  *rb;
+
+    rb = r->request_body;
+
+    if (rb == NULL || rb->temp_file == NULL) {
+        *fd = NGX_INVALID_FILE;
+        *len = 0;
+        return;
+    }
+
+    *fd = rb->temp_file->file.fd;
+    *len = rb->temp_file->file.offset;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "registry body: %L bytes in \"%V\"",
+                   *len, &rb->temp_file->file.name);
+}
+
+
+/* the end of a body handler: drops the reference of the body reading */
+
+void
+ngx_http_registry_body_done(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_int_t
+ngx_http_registry_arg(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, len, &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    value->data = ngx_pnalloc(r->pool, raw.len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src = raw.data;
+    dst = value->data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    *dst = '\0';
+    value->len = dst - value->data;
+
+    if (ngx_strlen(value->data) != value->len) {
+
+        /*
+         * a %00 inside: a byte that no grammar allows stands in for the
+         * whole value, which can then never pass for a valid one
+         */
+
+        value->data[0] = '\x01';
+        value->data[1] = '\0';
+        value->len = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_registry_cstr(ngx_pool_t *pool, u_char *data, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, data, len);
+    p[len] = '\0';
+
+    return (char *) p;
+}
+
+
+ngx_int_t
+ngx_http_registry_header(ngx_http_request_t *r, char *key, u_char *value,
+    size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Location is pushed as a plain header, not through headers_out.location,
+ * so that the header filter leaves it relative.
+ */
+
+ngx_int_t
+ngx_http_registry_location(ngx_http_request_t *r, ngx_str_t *name,
+    char *kind, u_char *ref)
+{
+    size_t   len;
+    u_char  *p, *last;
+
+    len = sizeof("/v2///") + name->len + ngx_strlen(kind) + ngx_strlen(ref);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_snprintf(p, len, "/v2/%V/%s/%s", name, kind, ref);
+
+    return ngx_http_registry_header(r, "Location", p, last - p);
+}
+
+
+ngx_int_t
+ngx_http_registry_send_empty(ngx_http_request_t *r, ngx_uint_t status)
+{
+    r->headers_out.status = status;
+
+    if (status != NGX_HTTP_NO_CONTENT) {
+        r->headers_out.content_length_n = 0;
+    }
+
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+ngx_int_t
+ngx_http_registry_send_body(ngx_http_request_t *r, char *type, u_char *data,
+    size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    if (type == NULL) {
+        type = "application/json; charset=utf-8";
+    }
+
+    if (r->headers_out.status == 0) {
+        r->headers_out.status = NGX_HTTP_OK;
+    }
+
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = len ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    b->sync = len ? 0 : 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * Sends a blob or manifest from an open file through nginx's own file
+ * output, so that sendfile, the range filter and the not modified filter
+ * do their work.  The fd is closed with the request pool in every case.
+ */
+
+ngx_int_t
+ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
+    blobstore_info_t *info, ngx_uint_t blob)
+{
+    size_t                     len;
+    u_char                    *etag;
+    ngx_buf_t                 *b;
+    ngx_int_t                  rc;
+    ngx_chain_t                out;
+    ngx_pool_cleanup_t        *cln;
+    ngx_pool_cleanup_file_t   *clnf;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(info->digest);
+
+    clnf = cln->data;
+    clnf->fd = fd;
+    clnf->name = (u_char *) ngx_http_registry_cstr(r->pool,
+                                                   (u_char *) info->digest,
+                                                   len);
+    clnf->log = r->pool->log;
+
+    cln->handler = ngx_pool_cleanup_file;
+
+    if (clnf->name == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    etag = ngx_pnalloc(r->pool, len + 2);
+    if (etag == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    etag[0] = '"';
+    ngx_memcpy(etag + 1, info->digest, len);
+    etag[len + 1] = '"';
+
+    r->headers_out.etag = ngx_list_push(&r->headers_out.headers);
+    if (r->headers_out.etag == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.etag->hash = 1;
+    ngx_str_set(&r->headers_out.etag->key, "ETag");
+    r->headers_out.etag->value.data = etag;
+    r->headers_out.etag->value.len = len + 2;
+
+    if (ngx_http_registry_header(r, "Docker-Content-Digest", clnf->name, len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* Accept-Ranges comes from the range filter, as r->allow_ranges is set */
+
+    if (blob) {
+        if (ngx_http_registry_header(r, "Cache-Control",
+                                     (u_char *) "max-age=31536000",
+                                     sizeof("max-age=31536000") - 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&r->headers_out.content_type,
+                    "application/octet-stream");
+
+    } else {
+        r->headers_out.content_type.len = ngx_strlen(info->media_type);
+        r->headers_out.content_type.data = (u_char *) ngx_http_registry_cstr(
+                     r->pool, (u_char *) info->media_type,
+                     r->headers_out.content_type.len);
+
+        if (r->headers_out.content_type.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = info->size;
+    r->headers_out.last_modified_time = (time_t) info->mtime;
+    r->allow_ranges = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file_pos = 0;
+    b->file_last = info->size;
+    b->in_file = b->file_last ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    b->sync = b->in_file ? 0 : 1;
+
+    b->file->fd = fd;
+    b->file->name.data = clnf->name;
+    b->file->name.len = len;
+    b->file->log = r->connection->log;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_registry_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                     i;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    if (r != r->main || rlcf == NULL || rlcf->enable != 1) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("Docker-Distribution-Api-Version") - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) "Docker-Distribution-Api-Version",
+                               h[i].key.len)
+               == 0)
+        {
+            return ngx_http_next_header_filter(r);
+        }
+    }
+
+    if (ngx_http_registry_header(r, "Docker-Distribution-Api-Version",
+                                 (u_char *) "registry/2.0",
+                                 sizeof("registry/2.0") - 1)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static char *
+ngx_http_registry_root(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_registry_loc_conf_t *rlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (rlcf->root.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    rlcf->root = value[1];
+
+    if (rlcf->root.len == 0) {
+        return "takes an empty path";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &rlcf->root, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_registry_close_store(void *data)
+{
+    blobstore_close(data);
+}
+
+
+static void *
+ngx_http_registry_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_registry_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_registry_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->root = { 0, NULL };
+     *     conf->thread_pool_name = { 0, NULL };
+     *     conf->store = NULL;
+     *     conf->thread_pool = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->delete = NGX_CONF_UNSET;
+    conf->sync = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_registry_loc_conf_t *prev = parent;
+    ngx_http_registry_loc_conf_t *conf = child;
+
+    int                   rc;
+    blobstore_error_t     err;
+    ngx_pool_cleanup_t   *cln;
+    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->delete, prev->delete, 0);
+    ngx_conf_merge_value(conf->sync, prev->sync, 1);
+    ngx_conf_merge_str_value(conf->root, prev->root, "");
+    ngx_conf_merge_str_value(conf->thread_pool_name,
+                             prev->thread_pool_name, "default");
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->root.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"registry_root\" is required where "
+                           "\"registry\" is on");
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_THREADS)
+
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
+    if (prev->store
+        && prev->sync == conf->sync
+        && prev->root.len == conf->root.len
+        && ngx_strncmp(prev->root.data, conf->root.data, conf->root.len) == 0)
+    {
+        conf->store = prev->store;
+        return NGX_CONF_OK;
+    }
+
+    opts.fsync = conf->sync ? 1 : 0;
+
+    rc = blobstore_open(&conf->store, (char *) conf->root.data, &opts, &err);
+
+    if (rc != BLOBSTORE_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf,
+                           rc == BLOBSTORE_EIO ? err.sys_errno : 0,
+                           "registry_root \"%V\": %s", &conf->root,
+                           err.message);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        blobstore_close(conf->store);
+        conf->store = NULL;
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_registry_close_store;
+    cln->data = conf->store;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_registry_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_CONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_registry_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_registry_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_registry_header_filter;
+
+    return NGX_OK;
+}
