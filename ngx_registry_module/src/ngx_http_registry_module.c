@@ -119,6 +119,13 @@ static ngx_command_t  ngx_http_registry_commands[] = {
       offsetof(ngx_http_registry_loc_conf_t, thread_pool_name),
       NULL },
 
+    { ngx_string("registry_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_registry_loc_conf_t, user),
+      NULL },
+
       ngx_null_command
 };
 
@@ -456,9 +463,41 @@ ngx_http_registry_not_allowed(ngx_http_request_t *r,
 }
 
 
+/*
+ * The base answer also tells the web UI what this location allows and
+ * who nginx says the user is; neither header is taken from the client.
+ */
+
 static ngx_int_t
 ngx_http_registry_base(ngx_http_request_t *r)
 {
+    ngx_str_t                      user;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    if (rlcf->delete
+        && ngx_http_registry_header(r, "X-Registry-Delete",
+                                    (u_char *) "enabled", 7)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rlcf->user != NULL) {
+        if (ngx_http_complex_value(r, rlcf->user, &user) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (user.len
+            && ngx_http_registry_header(r, "X-Registry-User", user.data,
+                                        user.len)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     return ngx_http_registry_send_body(r, NULL, (u_char *) "{}", 2);
 }
 
@@ -1062,6 +1101,7 @@ ngx_http_registry_create_loc_conf(ngx_conf_t *cf)
      *     conf->thread_pool_name = { 0, NULL };
      *     conf->store = NULL;
      *     conf->thread_pool = NULL;
+     *     conf->user = NULL;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -1089,6 +1129,10 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->root, prev->root, "");
     ngx_conf_merge_str_value(conf->thread_pool_name,
                              prev->thread_pool_name, "default");
+
+    if (conf->user == NULL) {
+        conf->user = prev->user;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;

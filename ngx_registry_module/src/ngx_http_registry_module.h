@@ -46,6 +46,7 @@ typedef struct {
     ngx_flag_t                  sync;
     ngx_str_t                   root;
     ngx_str_t                   thread_pool_name;
+    ngx_http_complex_value_t   *user;
     blobstore_t                *store;
 #if (NGX_THREADS)
     ngx_thread_pool_t          *thread_pool;
