@@ -1,0 +1,127 @@
+
+/*
+ * Copyright (C) Hephaestus developers
+ */
+
+
+#ifndef BLOBSTORE_INT_H_INCLUDED
+#define BLOBSTORE_INT_H_INCLUDED
+
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/sha.h>
+#include <jansson.h>
+
+#include <blobstore.h>
+
+
+#define BLOBSTORE__PATH_MAX     4096
+#define BLOBSTORE__ROOT_MAX     2048
+#define BLOBSTORE__LINK_MAX     256
+#define BLOBSTORE__TREE_DEPTH   200
+
+#define BLOBSTORE__SHA256       1
+#define BLOBSTORE__SHA512       2
+
+#define BLOBSTORE__STATE_NAME   "heph-state"
+
+#define BLOBSTORE__MT_DOCKER_MANIFEST                                        \
+    "application/vnd.docker.distribution.manifest.v2+json"
+#define BLOBSTORE__MT_DOCKER_LIST                                            \
+    "application/vnd.docker.distribution.manifest.list.v2+json"
+#define BLOBSTORE__MT_OCI_MANIFEST  "application/vnd.oci.image.manifest.v1+json"
+#define BLOBSTORE__MT_OCI_INDEX     "application/vnd.oci.image.index.v1+json"
+
+
+struct blobstore_s {
+    char    *root;      /* <root>/docker/registry/v2 */
+    size_t   root_len;
+    int      fsync;
+};
+
+
+typedef struct {
+    int   alg;
+    char  alg_name[8];
+    char  hex[129];
+    char  full[BLOBSTORE_DIGEST_MAX + 1];
+} blobstore__digest_t;
+
+
+typedef struct {
+    int  alg;
+    union {
+        SHA256_CTX  sha256;
+        SHA512_CTX  sha512;
+    } ctx;
+} blobstore__hash_t;
+
+
+/* store.c */
+void blobstore__error_clear(blobstore_error_t *err);
+int blobstore__error(blobstore_error_t *err, int code, int sys_errno,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int blobstore__sys_error(blobstore_error_t *err, int sys_errno,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int blobstore__path(char *buf, const blobstore_t *bs,
+    blobstore_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* validate.c */
+int blobstore__uuid_valid(const char *uuid);
+int blobstore__digest_parse(blobstore__digest_t *out, const char *digest,
+    blobstore_error_t *err);
+int blobstore__check_repo(const char *repo, blobstore_error_t *err);
+
+/* digest.c */
+void blobstore__hash_init(blobstore__hash_t *h, int alg);
+void blobstore__hash_update(blobstore__hash_t *h, const void *data,
+    size_t len);
+void blobstore__hash_final(blobstore__digest_t *out,
+    const blobstore__hash_t *h);
+int blobstore__hash_fd(blobstore__digest_t *out, int alg, int fd,
+    int64_t len, blobstore_error_t *err);
+void blobstore__hash_buf(blobstore__digest_t *out, int alg,
+    const void *data, size_t len);
+
+/* fs.c */
+int blobstore__mkdir_p(const blobstore_t *bs, const char *path,
+    blobstore_error_t *err);
+int blobstore__fsync_dir(const char *path, blobstore_error_t *err);
+int blobstore__write_atomic(const blobstore_t *bs, const char *dir,
+    const char *name, const void *data, size_t len, blobstore_error_t *err);
+int blobstore__read_small(char *buf, size_t size, size_t *len_out,
+    const char *path, blobstore_error_t *err);
+int blobstore__read_link(blobstore__digest_t *out, const char *path,
+    blobstore_error_t *err);
+int blobstore__write_link(const blobstore_t *bs, const char *dir,
+    const blobstore__digest_t *d, blobstore_error_t *err);
+int blobstore__rm_rf(const char *path, blobstore_error_t *err);
+int blobstore__remove_link_dir(const char *dir, blobstore_error_t *err);
+int blobstore__remove_tree(const blobstore_t *bs, const char *path,
+    const char *trash_dir, blobstore_error_t *err);
+int blobstore__random_hex(char *out, size_t nbytes,
+    blobstore_error_t *err);
+int blobstore__exists(const char *path);
+
+/* blob.c */
+int blobstore__blob_path(char *buf, const blobstore_t *bs,
+    const blobstore__digest_t *d, blobstore_error_t *err);
+int blobstore__layer_linked(const blobstore_t *bs, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err);
+
+/* manifest.c */
+const char *blobstore__manifest_media_type(json_t *root);
+int blobstore__manifest_load(json_t **out, int *fd_out,
+    blobstore_info_t *info, const blobstore_t *bs, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err);
+
+/* list.c */
+int blobstore__page(blobstore_strlist_t *out, char **items, size_t count,
+    const char *last, size_t n, blobstore_error_t *err);
+
+
+#endif /* BLOBSTORE_INT_H_INCLUDED */

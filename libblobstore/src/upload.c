@@ -1,0 +1,723 @@
+
+/*
+ * Copyright (C) Hephaestus developers
+ */
+
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blobstore_int.h"
+
+
+#define UPLOAD_BUF_SIZE     (1024 * 1024)
+#define UPLOAD_STATE_MAGIC  "HEPHUP01"
+
+
+/*
+ * Our own record of a session, in heph-state: the number of bytes the
+ * session holds and the SHA-256 context after hashing them.  It is
+ * replaced atomically after each append and is the truth: data bytes
+ * beyond offset are left over from a failed or interrupted append.
+ */
+
+typedef struct {
+    char        magic[8];
+    uint64_t    offset;
+    uint32_t    ctx_size;
+    uint32_t    reserved;
+    SHA256_CTX  ctx;
+} upload_state;
+
+
+typedef struct {
+    int           dirfd;
+    upload_state  state;
+    char          dir[BLOBSTORE__PATH_MAX];
+} upload_session;
+
+
+static int session_open(upload_session *s, blobstore_t *bs,
+    const char *repo, const char *uuid, int lock, blobstore_error_t *err);
+static void session_close(upload_session *s);
+static int state_write(blobstore_t *bs, upload_session *s,
+    const upload_state *state, blobstore_error_t *err);
+static int data_open(int *fd_out, upload_session *s,
+    blobstore_error_t *err);
+static int write_at(int fd, const void *buf, size_t len, off_t off);
+static int read_some(int fd, void *buf, size_t len, size_t *got);
+static int append(int64_t *size_out, blobstore_t *bs, const char *repo,
+    const char *uuid, int64_t offset, int src_fd, const void *data,
+    int64_t len, blobstore_error_t *err);
+static int append_copy(off_t *pos, blobstore__hash_t *h, int dfd,
+    int src_fd, const void *data, int64_t len, blobstore_error_t *err);
+static void session_remove(upload_session *s);
+
+
+static int
+session_open(upload_session *s, blobstore_t *bs, const char *repo,
+    const char *uuid, int lock, blobstore_error_t *err)
+{
+    int      rc, fd;
+    ssize_t  n;
+
+    s->dirfd = -1;
+
+    rc = blobstore__check_repo(repo, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    if (!blobstore__uuid_valid(uuid)) {
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0,
+                                "invalid upload id");
+    }
+
+    rc = blobstore__path(s->dir, bs, err, "/repositories/%s/_uploads/%s",
+                         repo, uuid);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
+                                    "upload unknown");
+        }
+
+        return blobstore__sys_error(err, errno, "open(\"%s\") failed",
+                                    s->dir);
+    }
+
+    if (lock && flock(s->dirfd, LOCK_EX | LOCK_NB) < 0) {
+        rc = (errno == EWOULDBLOCK)
+             ? blobstore__error(err, BLOBSTORE_EBUSY, 0, "upload in use")
+             : blobstore__sys_error(err, errno, "flock(\"%s\") failed",
+                                    s->dir);
+        goto failed;
+    }
+
+    /* read relative to the folder: a removed session stays removed */
+
+    fd = openat(s->dirfd, BLOBSTORE__STATE_NAME, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = (errno == ENOENT)
+             ? blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
+                                "upload unknown")
+             : blobstore__sys_error(err, errno, "open(\"%s/%s\") failed",
+                                    s->dir, BLOBSTORE__STATE_NAME);
+        goto failed;
+    }
+
+    do {
+        n = pread(fd, &s->state, sizeof(upload_state), 0);
+    } while (n < 0 && errno == EINTR);
+
+    close(fd);
+
+    if (n != (ssize_t) sizeof(upload_state)
+        || memcmp(s->state.magic, UPLOAD_STATE_MAGIC, 8) != 0
+        || s->state.ctx_size != sizeof(SHA256_CTX)
+        || s->state.offset > INT64_MAX)
+    {
+        rc = blobstore__error(err, BLOBSTORE_EIO, 0,
+                              "corrupt upload state in \"%s\"", s->dir);
+        goto failed;
+    }
+
+    return BLOBSTORE_OK;
+
+failed:
+
+    session_close(s);
+    return rc;
+}
+
+
+static void
+session_close(upload_session *s)
+{
+    if (s->dirfd >= 0) {
+        close(s->dirfd);
+        s->dirfd = -1;
+    }
+}
+
+
+static int
+state_write(blobstore_t *bs, upload_session *s, const upload_state *state,
+    blobstore_error_t *err)
+{
+    return blobstore__write_atomic(bs, s->dir, BLOBSTORE__STATE_NAME,
+                                   state, sizeof(upload_state), err);
+}
+
+
+/*
+ * Opens the data file and cuts what lies beyond the state's offset.
+ */
+
+static int
+data_open(int *fd_out, upload_session *s, blobstore_error_t *err)
+{
+    int          fd, rc;
+    struct stat  st;
+
+    fd = openat(s->dirfd, "data", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return blobstore__sys_error(err, errno, "open(\"%s/data\") failed",
+                                    s->dir);
+    }
+
+    if (fstat(fd, &st) < 0) {
+        rc = blobstore__sys_error(err, errno, "fstat(\"%s/data\") failed",
+                                  s->dir);
+        close(fd);
+        return rc;
+    }
+
+    if ((uint64_t) st.st_size < s->state.offset) {
+        close(fd);
+        return blobstore__error(err, BLOBSTORE_EIO, 0,
+                                "upload data in \"%s\" shorter than its "
+                                "state", s->dir);
+    }
+
+    if ((uint64_t) st.st_size > s->state.offset
+        && ftruncate(fd, (off_t) s->state.offset) < 0)
+    {
+        rc = blobstore__sys_error(err, errno,
+                                  "ftruncate(\"%s/data\") failed", s->dir);
+        close(fd);
+        return rc;
+    }
+
+    *fd_out = fd;
+    return BLOBSTORE_OK;
+}
+
+
+static int
+write_at(int fd, const void *buf, size_t len, off_t off)
+{
+    ssize_t               n;
+    const unsigned char  *p;
+
+    p = buf;
+
+    while (len > 0) {
+        n = pwrite(fd, p, len, off);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        if (n == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+
+        p += n;
+        off += n;
+        len -= (size_t) n;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Reads up to len bytes, fewer only at end of file.
+ */
+
+static int
+read_some(int fd, void *buf, size_t len, size_t *got)
+{
+    ssize_t  n;
+
+    *got = 0;
+
+    while (*got < len) {
+        n = read(fd, (unsigned char *) buf + *got, len - *got);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        *got += (size_t) n;
+    }
+
+    return 0;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_start(char *uuid_out, blobstore_t *bs, const char *repo,
+    blobstore_error_t *err)
+{
+    int           rc, i, j;
+    char          dir[BLOBSTORE__PATH_MAX], rnd[33], stamp[64];
+    time_t        now;
+    struct tm     tm;
+    upload_state  state;
+
+    blobstore__error_clear(err);
+    uuid_out[0] = '\0';
+
+    rc = blobstore__check_repo(repo, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    rc = blobstore__random_hex(rnd, 16, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    /* version 4, variant 10xx */
+
+    rnd[12] = '4';
+    rnd[16] = "89ab"[(rnd[16] <= '9' ? rnd[16] - '0' : rnd[16] - 'a' + 10)
+                     & 3];
+
+    for (i = 0, j = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20) {
+            uuid_out[j++] = '-';
+        }
+
+        uuid_out[j++] = rnd[i];
+    }
+
+    uuid_out[j] = '\0';
+
+    rc = blobstore__path(dir, bs, err, "/repositories/%s/_uploads/%s",
+                         repo, uuid_out);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
+
+    rc = blobstore__write_atomic(bs, dir, "data", "", 0, err);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    rc = blobstore__write_atomic(bs, dir, "startedat", stamp, strlen(stamp),
+                                 err);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
+
+    memset(&state, 0, sizeof(upload_state));
+    memcpy(state.magic, UPLOAD_STATE_MAGIC, 8);
+    state.ctx_size = sizeof(SHA256_CTX);
+    SHA256_Init(&state.ctx);
+
+    rc = blobstore__write_atomic(bs, dir, BLOBSTORE__STATE_NAME, &state,
+                                 sizeof(upload_state), err);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
+
+    return BLOBSTORE_OK;
+
+failed:
+
+    uuid_out[0] = '\0';
+    return rc;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_status(int64_t *size_out, blobstore_t *bs,
+    const char *repo, const char *uuid, blobstore_error_t *err)
+{
+    int             rc;
+    upload_session  s;
+
+    blobstore__error_clear(err);
+    *size_out = 0;
+
+    rc = session_open(&s, bs, repo, uuid, 0, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    *size_out = (int64_t) s.state.offset;
+    session_close(&s);
+
+    return BLOBSTORE_OK;
+}
+
+
+static int
+append_copy(off_t *pos, blobstore__hash_t *h, int dfd, int src_fd,
+    const void *data, int64_t len, blobstore_error_t *err)
+{
+    int             rc;
+    size_t          want, got;
+    unsigned char  *buf;
+
+    if (src_fd < 0) {
+        if (write_at(dfd, data, (size_t) len, *pos) < 0) {
+            return blobstore__sys_error(err, errno, "write() failed");
+        }
+
+        blobstore__hash_update(h, data, (size_t) len);
+        *pos += (off_t) len;
+        return BLOBSTORE_OK;
+    }
+
+    buf = malloc(UPLOAD_BUF_SIZE);
+    if (buf == NULL) {
+        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                "out of memory");
+    }
+
+    rc = BLOBSTORE_OK;
+
+    while (len != 0) {
+        want = UPLOAD_BUF_SIZE;
+        if (len > 0 && (int64_t) want > len) {
+            want = (size_t) len;
+        }
+
+        if (read_some(src_fd, buf, want, &got) < 0) {
+            rc = blobstore__sys_error(err, errno, "read() failed");
+            break;
+        }
+
+        if (got > 0) {
+            if (write_at(dfd, buf, got, *pos) < 0) {
+                rc = blobstore__sys_error(err, errno, "write() failed");
+                break;
+            }
+
+            blobstore__hash_update(h, buf, got);
+            *pos += (off_t) got;
+        }
+
+        if (len > 0) {
+            len -= (int64_t) got;
+        }
+
+        if (got < want) {
+            if (len > 0) {
+                rc = blobstore__error(err, BLOBSTORE_EIO, 0,
+                                      "source ended early");
+            }
+
+            break;
+        }
+    }
+
+    free(buf);
+    return rc;
+}
+
+
+static int
+append(int64_t *size_out, blobstore_t *bs, const char *repo,
+    const char *uuid, int64_t offset, int src_fd, const void *data,
+    int64_t len, blobstore_error_t *err)
+{
+    int                rc, dfd;
+    off_t              pos, start;
+    upload_state       state;
+    upload_session     s;
+    blobstore__hash_t  h;
+
+    blobstore__error_clear(err);
+
+    if (src_fd < 0 && len > 0 && data == NULL) {
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0, "no data");
+    }
+
+    rc = session_open(&s, bs, repo, uuid, 1, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    start = (off_t) s.state.offset;
+    if (size_out != NULL) {
+        *size_out = (int64_t) start;
+    }
+
+    if (offset != -1 && offset != (int64_t) start) {
+        session_close(&s);
+        return blobstore__error(err, BLOBSTORE_ERANGE, 0,
+                                "upload offset %lld is not the current "
+                                "size %lld", (long long) offset,
+                                (long long) start);
+    }
+
+    rc = data_open(&dfd, &s, err);
+    if (rc != BLOBSTORE_OK) {
+        session_close(&s);
+        return rc;
+    }
+
+    h.alg = BLOBSTORE__SHA256;
+    h.ctx.sha256 = s.state.ctx;
+    pos = start;
+
+    rc = append_copy(&pos, &h, dfd, src_fd, data, len, err);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
+
+    if (pos == start) {
+        goto done;
+    }
+
+    /* the bytes must be on disk before the state says they are */
+
+    if (bs->fsync && fdatasync(dfd) < 0) {
+        rc = blobstore__sys_error(err, errno,
+                                  "fdatasync(\"%s/data\") failed", s.dir);
+        goto failed;
+    }
+
+    state = s.state;
+    state.offset = (uint64_t) pos;
+    state.ctx = h.ctx.sha256;
+
+    rc = state_write(bs, &s, &state, err);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
+
+done:
+
+    close(dfd);
+    session_close(&s);
+
+    if (size_out != NULL) {
+        *size_out = (int64_t) pos;
+    }
+
+    return BLOBSTORE_OK;
+
+failed:
+
+    if (ftruncate(dfd, start) < 0) {
+        /* the state still says start: the next append cuts the rest */
+    }
+
+    close(dfd);
+    session_close(&s);
+    return rc;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_append_fd(int64_t *size_out, blobstore_t *bs,
+    const char *repo, const char *uuid, int64_t offset, int fd,
+    int64_t len, blobstore_error_t *err)
+{
+    if (fd < 0 || len < -1) {
+        blobstore__error_clear(err);
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0,
+                                "invalid source");
+    }
+
+    return append(size_out, bs, repo, uuid, offset, fd, NULL, len, err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_append(int64_t *size_out, blobstore_t *bs,
+    const char *repo, const char *uuid, int64_t offset, const void *data,
+    size_t len, blobstore_error_t *err)
+{
+    if (len > INT64_MAX) {
+        blobstore__error_clear(err);
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0, "too long");
+    }
+
+    return append(size_out, bs, repo, uuid, offset, -1, data, (int64_t) len,
+                  err);
+}
+
+
+/*
+ * The state goes first, so the session is gone in one step even if
+ * removing the rest fails.
+ */
+
+static void
+session_remove(upload_session *s)
+{
+    if (unlinkat(s->dirfd, BLOBSTORE__STATE_NAME, 0) < 0) {
+        return;
+    }
+
+    (void) blobstore__rm_rf(s->dir, NULL);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_commit(blobstore_t *bs, const char *repo,
+    const char *uuid, const char *digest, blobstore_error_t *err)
+{
+    int                  rc, dfd;
+    char                 dir[BLOBSTORE__PATH_MAX], path[BLOBSTORE__PATH_MAX];
+    upload_session       s;
+    blobstore__hash_t    h;
+    blobstore__digest_t  want, got;
+
+    blobstore__error_clear(err);
+
+    rc = blobstore__check_repo(repo, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    rc = blobstore__digest_parse(&want, digest, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    rc = session_open(&s, bs, repo, uuid, 1, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    rc = data_open(&dfd, &s, err);
+    if (rc != BLOBSTORE_OK) {
+        session_close(&s);
+        return rc;
+    }
+
+    if (want.alg == BLOBSTORE__SHA256) {
+        h.alg = BLOBSTORE__SHA256;
+        h.ctx.sha256 = s.state.ctx;
+        blobstore__hash_final(&got, &h);
+
+    } else {
+        rc = blobstore__hash_fd(&got, want.alg, dfd,
+                                (int64_t) s.state.offset, err);
+        if (rc != BLOBSTORE_OK) {
+            goto cleanup;
+        }
+    }
+
+    if (strcmp(got.full, want.full) != 0) {
+        rc = blobstore__error(err, BLOBSTORE_EDIGEST, 0,
+                              "upload has digest %s, not %s", got.full,
+                              want.full);
+        goto cleanup;
+    }
+
+    if (bs->fsync && fsync(dfd) < 0) {
+        rc = blobstore__sys_error(err, errno, "fsync(\"%s/data\") failed",
+                                  s.dir);
+        goto cleanup;
+    }
+
+    rc = blobstore__path(dir, bs, err, "/blobs/%s/%.2s/%s", want.alg_name,
+                         want.hex, want.hex);
+    if (rc != BLOBSTORE_OK) {
+        goto cleanup;
+    }
+
+    rc = blobstore__mkdir_p(bs, dir, err);
+    if (rc != BLOBSTORE_OK) {
+        goto cleanup;
+    }
+
+    rc = blobstore__blob_path(path, bs, &want, err);
+    if (rc != BLOBSTORE_OK) {
+        goto cleanup;
+    }
+
+    /*
+     * A blob already in place has the same content: it is kept, and ours
+     * goes with the session.
+     */
+
+    if (!blobstore__exists(path)) {
+        if (renameat(s.dirfd, "data", AT_FDCWD, path) < 0) {
+            rc = blobstore__sys_error(err, errno,
+                                      "rename(\"%s/data\") failed", s.dir);
+            goto cleanup;
+        }
+
+        if (bs->fsync) {
+            rc = blobstore__fsync_dir(dir, err);
+            if (rc != BLOBSTORE_OK) {
+                goto cleanup;
+            }
+        }
+    }
+
+    rc = blobstore__path(dir, bs, err, "/repositories/%s/_layers/%s/%s",
+                         repo, want.alg_name, want.hex);
+    if (rc != BLOBSTORE_OK) {
+        goto cleanup;
+    }
+
+    rc = blobstore__write_link(bs, dir, &want, err);
+    if (rc != BLOBSTORE_OK) {
+        goto cleanup;
+    }
+
+    session_remove(&s);
+
+cleanup:
+
+    close(dfd);
+    session_close(&s);
+    return rc;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_cancel(blobstore_t *bs, const char *repo,
+    const char *uuid, blobstore_error_t *err)
+{
+    int             rc;
+    upload_session  s;
+
+    blobstore__error_clear(err);
+
+    rc = session_open(&s, bs, repo, uuid, 1, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    if (unlinkat(s.dirfd, BLOBSTORE__STATE_NAME, 0) < 0) {
+        rc = blobstore__sys_error(err, errno, "unlink(\"%s/%s\") failed",
+                                  s.dir, BLOBSTORE__STATE_NAME);
+        session_close(&s);
+        return rc;
+    }
+
+    (void) blobstore__rm_rf(s.dir, NULL);
+    session_close(&s);
+
+    return BLOBSTORE_OK;
+}

@@ -1,0 +1,504 @@
+
+/*
+ * Copyright (C) Hephaestus developers
+ */
+
+
+#include <sys/file.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_fixture.h"
+
+
+static void session_rel(char *out, size_t size, const char *uuid,
+    const char *file);
+static void start(char *uuid);
+
+
+static void
+session_rel(char *out, size_t size, const char *uuid, const char *file)
+{
+    snprintf(out, size, "repositories/r/_uploads/%s%s%s", uuid,
+             file ? "/" : "", file ? file : "");
+}
+
+
+static void
+start(char *uuid)
+{
+    ck_assert_int_eq(blobstore_upload_start(uuid, fx.bs, "r", NULL),
+                     BLOBSTORE_OK);
+}
+
+
+START_TEST(test_upload_start)
+{
+    int                i;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], other[40], rel[200];
+    char               buf[100];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    ck_assert_uint_eq(strlen(uuid), BLOBSTORE_UUID_LEN);
+
+    for (i = 0; i < BLOBSTORE_UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            ck_assert_int_eq(uuid[i], '-');
+
+        } else {
+            ck_assert(strchr("0123456789abcdef", uuid[i]) != NULL);
+        }
+    }
+
+    ck_assert_int_eq(uuid[14], '4');
+
+    session_rel(rel, sizeof(rel), uuid, "data");
+    ck_assert(fx_exists(rel));
+    session_rel(rel, sizeof(rel), uuid, "heph-state");
+    ck_assert(fx_exists(rel));
+    session_rel(rel, sizeof(rel), uuid, "startedat");
+    ck_assert_uint_eq(fx_read(buf, sizeof(buf), rel), 20);
+    ck_assert_int_eq(buf[10], 'T');
+    ck_assert_int_eq(buf[19], 'Z');
+
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 0);
+
+    start(other);
+    ck_assert_str_ne(uuid, other);
+
+    ck_assert_int_eq(blobstore_upload_start(other, fx.bs, "R", &err),
+                     BLOBSTORE_EINVAL);
+}
+END_TEST
+
+
+START_TEST(test_upload_append_status)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 3);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "defg", 4, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 7);
+    ck_assert_int_eq(blobstore_upload_append(NULL, fx.bs, "r", uuid, 7,
+                                             "", 0, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 7);
+
+    /* the session belongs to its repository */
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "other", uuid,
+                                             &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r",
+                         "00000000-0000-4000-8000-000000000000", &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r",
+                         "../../../../etc", &err),
+                     BLOBSTORE_EINVAL);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r",
+                         "0000000A-0000-4000-8000-000000000000", &err),
+                     BLOBSTORE_EINVAL);
+}
+END_TEST
+
+
+START_TEST(test_upload_erange)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+
+    size = -5;
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 5,
+                                             "xyz", 3, &err),
+                     BLOBSTORE_ERANGE);
+    ck_assert_int_eq(size, 3);
+    ck_assert_int_eq(err.code, BLOBSTORE_ERANGE);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "xyz", 3, &err),
+                     BLOBSTORE_ERANGE);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 3);
+}
+END_TEST
+
+
+START_TEST(test_upload_ebusy)
+{
+    int                fd;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], rel[200], path[4096];
+    char               d[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    fx_sha256(d, "", 0);
+
+    session_rel(rel, sizeof(rel), uuid, NULL);
+    fx_path(path, sizeof(path), rel);
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "abc", 3, &err),
+                     BLOBSTORE_EBUSY);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_EBUSY);
+    ck_assert_int_eq(blobstore_upload_cancel(fx.bs, "r", uuid, &err),
+                     BLOBSTORE_EBUSY);
+
+    /* reading the size needs no lock */
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+
+    close(fd);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+}
+END_TEST
+
+
+START_TEST(test_upload_commit)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], d[80], rel[300];
+    char               buf[300];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    fx_sha256(d, "hello world", 11);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "hello ", 6, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "world", 5, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+
+    snprintf(rel, sizeof(rel), "blobs/sha256/%.2s/%s/data", d + 7, d + 7);
+    ck_assert_uint_eq(fx_read(buf, sizeof(buf), rel), 11);
+    ck_assert_str_eq(buf, "hello world");
+
+    snprintf(rel, sizeof(rel), "repositories/r/_layers/sha256/%s/link",
+             d + 7);
+    ck_assert_uint_eq(fx_read(buf, sizeof(buf), rel), 71);
+    ck_assert_str_eq(buf, d);
+
+    session_rel(rel, sizeof(rel), uuid, NULL);
+    ck_assert(!fx_exists(rel));
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_ENOTFOUND);
+}
+END_TEST
+
+
+START_TEST(test_upload_commit_sha512)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], d[200];
+    int64_t            size;
+    blobstore_info_t   info;
+    blobstore_error_t  err;
+
+    start(uuid);
+    fx_sha512(d, "sha512 data", 11);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "sha512 data", 11, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_blob_stat(&info, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(info.size, 11);
+    ck_assert_str_eq(info.digest, d);
+}
+END_TEST
+
+
+START_TEST(test_upload_commit_wrong_digest)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], d[200], wrong[200];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    fx_sha256(d, "abc", 3);
+    fx_sha256(wrong, "abd", 3);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, wrong, &err),
+                     BLOBSTORE_EDIGEST);
+    ck_assert_int_eq(err.code, BLOBSTORE_EDIGEST);
+
+    fx_sha512(wrong, "abd", 3);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, wrong, &err),
+                     BLOBSTORE_EDIGEST);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid,
+                                             "md5:abc", &err),
+                     BLOBSTORE_EUNSUPPORTED);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid,
+                                             "sha256:abc", &err),
+                     BLOBSTORE_EINVAL);
+
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 3);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", wrong, &err),
+                     BLOBSTORE_ENOTFOUND);
+
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+}
+END_TEST
+
+
+START_TEST(test_upload_cancel)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], rel[200];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_cancel(fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+
+    session_rel(rel, sizeof(rel), uuid, NULL);
+    ck_assert(!fx_exists(rel));
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "abc", 3, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_cancel(fx.bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
+}
+END_TEST
+
+
+/*
+ * A crash between writing data and replacing the state leaves data
+ * longer than the state says: the extra bytes must not count.
+ */
+
+START_TEST(test_upload_crash_data_longer)
+{
+    int                fd;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], rel[200], path[4096];
+    char               d[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "hello", 5, &err),
+                     BLOBSTORE_OK);
+
+    session_rel(rel, sizeof(rel), uuid, "data");
+    fx_path(path, sizeof(path), rel);
+    fd = open(path, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "GARBAGE", 7), 7);
+    close(fd);
+
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 5);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 5,
+                                             " world", 6, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 11);
+
+    fd = open(path, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "MORE", 4), 4);
+    close(fd);
+
+    fx_sha256(d, "hello world", 11);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+}
+END_TEST
+
+
+START_TEST(test_upload_append_fd)
+{
+    int                fd, pipefd[2];
+    char               uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], d[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    strcpy(tmpl, "/tmp/check-blobstore-src-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    unlink(tmpl);
+    ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+
+    start(uuid);
+
+    /* from the current position, len bytes */
+    ck_assert_int_eq(lseek(fd, 2, SEEK_SET), 2);
+    ck_assert_int_eq(blobstore_upload_append_fd(&size, fx.bs, "r", uuid, 0,
+                                                fd, 3, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 3);
+
+    /* to end of file */
+    ck_assert_int_eq(blobstore_upload_append_fd(&size, fx.bs, "r", uuid, 3,
+                                                fd, -1, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 8);
+
+    /* a source shorter than promised fails and changes nothing */
+    ck_assert_int_eq(lseek(fd, 8, SEEK_SET), 8);
+    ck_assert_int_eq(blobstore_upload_append_fd(&size, fx.bs, "r", uuid, -1,
+                                                fd, 5, &err),
+                     BLOBSTORE_EIO);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 8);
+    close(fd);
+
+    ck_assert_int_eq(pipe(pipefd), 0);
+    ck_assert_int_eq(write(pipefd[1], "ab", 2), 2);
+    close(pipefd[1]);
+    ck_assert_int_eq(blobstore_upload_append_fd(&size, fx.bs, "r", uuid, -1,
+                                                pipefd[0], -1, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 10);
+    close(pipefd[0]);
+
+    fx_sha256(d, "23456789ab", 10);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+}
+END_TEST
+
+
+START_TEST(test_upload_same_blob_twice)
+{
+    char               a[BLOBSTORE_UUID_LEN + 1], b[BLOBSTORE_UUID_LEN + 1];
+    char               d[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    fx_sha256(d, "same", 4);
+    start(a);
+    start(b);
+
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", a, -1,
+                                             "same", 4, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", b, -1,
+                                             "same", 4, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", a, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", b, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+}
+END_TEST
+
+
+START_TEST(test_upload_fsync)
+{
+    char                  uuid[BLOBSTORE_UUID_LEN + 1], d[80];
+    int64_t               size;
+    blobstore_t          *bs;
+    blobstore_error_t     err;
+    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
+
+    ck_assert_int_eq(blobstore_open(&bs, fx.dir, &opts, &err),
+                     BLOBSTORE_OK);
+
+    fx_sha256(d, "durable", 7);
+    ck_assert_int_eq(blobstore_upload_start(uuid, bs, "a/b", &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, bs, "a/b", uuid, -1,
+                                             "durable", 7, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_commit(bs, "a/b", uuid, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, bs, "a/b", d, &err),
+                     BLOBSTORE_OK);
+
+    blobstore_close(bs);
+}
+END_TEST
+
+
+Suite *
+upload_suite(void)
+{
+    TCase  *tc;
+    Suite  *s;
+
+    s = suite_create("upload");
+
+    tc = tcase_create("session");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_add_test(tc, test_upload_start);
+    tcase_add_test(tc, test_upload_append_status);
+    tcase_add_test(tc, test_upload_erange);
+    tcase_add_test(tc, test_upload_ebusy);
+    tcase_add_test(tc, test_upload_append_fd);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("finish");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_add_test(tc, test_upload_commit);
+    tcase_add_test(tc, test_upload_commit_sha512);
+    tcase_add_test(tc, test_upload_commit_wrong_digest);
+    tcase_add_test(tc, test_upload_cancel);
+    tcase_add_test(tc, test_upload_same_blob_twice);
+    tcase_add_test(tc, test_upload_fsync);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("crash");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_add_test(tc, test_upload_crash_data_longer);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
