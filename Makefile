@@ -12,6 +12,7 @@ BUILD     ?= $(CURDIR)/build
 NGX_SRC   ?= /usr/share/nginx/src
 NGINX     ?= /usr/sbin/nginx
 SANITIZE  ?= 0
+SAN_FLAGS  = -fsanitize=address,undefined
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -81,9 +82,9 @@ $(BUILD)/nginx/Makefile: ngx_registry_module/config
 	cd $(BUILD)/nginx-src && BLOBSTORE_LIB=$(BUILD)/libblobstore.a \
 	    bash -c '. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --with-cc-opt="-g -O2 -fPIC -I$(CURDIR)/libblobstore/include \
-	        $(if $(filter 1,$(SANITIZE)),-fsanitize=address)" \
+	        $(if $(filter 1,$(SANITIZE)),$(SAN_FLAGS))" \
 	    --with-ld-opt="-fPIC \
-	        $(if $(filter 1,$(SANITIZE)),-fsanitize=address)" \
+	        $(if $(filter 1,$(SANITIZE)),$(SAN_FLAGS))" \
 	    --add-dynamic-module=$(CURDIR)/ngx_registry_module \
 	    --builddir=$(BUILD)/nginx' > $(BUILD)/nginx-configure.log
 

@@ -270,6 +270,20 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit(blobstore_t *bs,
     blobstore_error_t *err) BLOBSTORE_WUR;
 
 /**
+ * blobstore_upload_commit() after a last chunk of len bytes read from fd
+ * (as blobstore_upload_append_fd(); fd -1 for none), in one step under
+ * the session's lock: on EDIGEST, or any other failure, the chunk is
+ * taken back and the session is as it was before the call.
+ *
+ * @return as blobstore_upload_commit(), and ERANGE as
+ *         blobstore_upload_append_fd()
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_commit_fd(blobstore_t *bs,
+    const char *repo, const char *uuid, int64_t offset, int fd,
+    int64_t len, const char *digest, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+/**
  * Cancel a session and remove what it received.
  *
  * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EBUSY, EIO

@@ -347,6 +347,19 @@ check_manifest(char *mt_out, blobstore__digest_t *subject, blobstore_t *bs,
             goto cleanup;
         }
 
+        /*
+         * Only OCI makes the field optional; the type is read back from
+         * the field, so a Docker manifest without it would change type.
+         */
+
+        if (field == NULL && strncmp(ct, "application/vnd.docker.", 23) == 0)
+        {
+            rc = blobstore__error(err, BLOBSTORE_EMANIFEST, 0,
+                                  "a Docker manifest needs its mediaType "
+                                  "field");
+            goto cleanup;
+        }
+
         mt = ct;
 
     } else {

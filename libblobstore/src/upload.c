@@ -59,6 +59,9 @@ static int append(int64_t *size_out, blobstore_t *bs, const char *repo,
 static int append_copy(off_t *pos, blobstore__hash_t *h, int dfd,
     int src_fd, const void *data, int64_t len, blobstore_error_t *err);
 static void session_remove(upload_session *s);
+static int commit(blobstore_t *bs, const char *repo, const char *uuid,
+    int64_t offset, int src_fd, int64_t len, const char *digest,
+    blobstore_error_t *err);
 
 
 static int
@@ -283,6 +286,7 @@ blobstore_upload_start(char *uuid_out, blobstore_t *bs, const char *repo,
 
     blobstore__error_clear(err);
     uuid_out[0] = '\0';
+    dir[0] = '\0';
 
     rc = blobstore__check_repo(repo, err);
     if (rc != BLOBSTORE_OK) {
@@ -345,6 +349,12 @@ blobstore_upload_start(char *uuid_out, blobstore_t *bs, const char *repo,
     return BLOBSTORE_OK;
 
 failed:
+
+    /* a session without its state is unusable: leave none behind */
+
+    if (dir[0] != '\0' && uuid_out[0] != '\0') {
+        (void) blobstore__rm_rf(dir, NULL);
+    }
 
     uuid_out[0] = '\0';
     return rc;
@@ -583,7 +593,33 @@ BLOBSTORE_EXTERN(int)
 blobstore_upload_commit(blobstore_t *bs, const char *repo,
     const char *uuid, const char *digest, blobstore_error_t *err)
 {
+    return commit(bs, repo, uuid, -1, -1, 0, digest, err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_commit_fd(blobstore_t *bs, const char *repo,
+    const char *uuid, int64_t offset, int fd, int64_t len,
+    const char *digest, blobstore_error_t *err)
+{
+    return commit(bs, repo, uuid, offset, fd, fd < 0 ? 0 : len, digest,
+                  err);
+}
+
+
+/*
+ * The last chunk is written past the session's recorded size and hashed
+ * into a copy of its context; the state file is never rewritten, so a
+ * failure only has to cut the data file back to keep the session intact.
+ */
+
+static int
+commit(blobstore_t *bs, const char *repo, const char *uuid,
+    int64_t offset, int src_fd, int64_t len, const char *digest,
+    blobstore_error_t *err)
+{
     int                  rc, dfd;
+    off_t                start, pos;
     char                 dir[BLOBSTORE__PATH_MAX], path[BLOBSTORE__PATH_MAX];
     upload_session       s;
     blobstore__hash_t    h;
@@ -606,22 +642,40 @@ blobstore_upload_commit(blobstore_t *bs, const char *repo,
         return rc;
     }
 
+    start = (off_t) s.state.offset;
+
+    if (offset != -1 && offset != (int64_t) start) {
+        session_close(&s);
+        return blobstore__error(err, BLOBSTORE_ERANGE, 0,
+                                "upload offset %lld is not the current "
+                                "size %lld", (long long) offset,
+                                (long long) start);
+    }
+
     rc = data_open(&dfd, &s, err);
     if (rc != BLOBSTORE_OK) {
         session_close(&s);
         return rc;
     }
 
+    h.alg = BLOBSTORE__SHA256;
+    h.ctx.sha256 = s.state.ctx;
+    pos = start;
+
+    if (src_fd >= 0 && len != 0) {
+        rc = append_copy(&pos, &h, dfd, src_fd, NULL, len, err);
+        if (rc != BLOBSTORE_OK) {
+            goto failed;
+        }
+    }
+
     if (want.alg == BLOBSTORE__SHA256) {
-        h.alg = BLOBSTORE__SHA256;
-        h.ctx.sha256 = s.state.ctx;
         blobstore__hash_final(&got, &h);
 
     } else {
-        rc = blobstore__hash_fd(&got, want.alg, dfd,
-                                (int64_t) s.state.offset, err);
+        rc = blobstore__hash_fd(&got, want.alg, dfd, (int64_t) pos, err);
         if (rc != BLOBSTORE_OK) {
-            goto cleanup;
+            goto failed;
         }
     }
 
@@ -629,29 +683,29 @@ blobstore_upload_commit(blobstore_t *bs, const char *repo,
         rc = blobstore__error(err, BLOBSTORE_EDIGEST, 0,
                               "upload has digest %s, not %s", got.full,
                               want.full);
-        goto cleanup;
+        goto failed;
     }
 
     if (bs->fsync && fsync(dfd) < 0) {
         rc = blobstore__sys_error(err, errno, "fsync(\"%s/data\") failed",
                                   s.dir);
-        goto cleanup;
+        goto failed;
     }
 
     rc = blobstore__path(dir, bs, err, "/blobs/%s/%.2s/%s", want.alg_name,
                          want.hex, want.hex);
     if (rc != BLOBSTORE_OK) {
-        goto cleanup;
+        goto failed;
     }
 
     rc = blobstore__mkdir_p(bs, dir, err);
     if (rc != BLOBSTORE_OK) {
-        goto cleanup;
+        goto failed;
     }
 
     rc = blobstore__blob_path(path, bs, &want, err);
     if (rc != BLOBSTORE_OK) {
-        goto cleanup;
+        goto failed;
     }
 
     /*
@@ -663,13 +717,13 @@ blobstore_upload_commit(blobstore_t *bs, const char *repo,
         if (renameat(s.dirfd, "data", AT_FDCWD, path) < 0) {
             rc = blobstore__sys_error(err, errno,
                                       "rename(\"%s/data\") failed", s.dir);
-            goto cleanup;
+            goto failed;
         }
 
         if (bs->fsync) {
             rc = blobstore__fsync_dir(dir, err);
             if (rc != BLOBSTORE_OK) {
-                goto cleanup;
+                goto published;
             }
         }
     }
@@ -677,17 +731,32 @@ blobstore_upload_commit(blobstore_t *bs, const char *repo,
     rc = blobstore__path(dir, bs, err, "/repositories/%s/_layers/%s/%s",
                          repo, want.alg_name, want.hex);
     if (rc != BLOBSTORE_OK) {
-        goto cleanup;
+        goto published;
     }
 
     rc = blobstore__write_link(bs, dir, &want, err);
     if (rc != BLOBSTORE_OK) {
-        goto cleanup;
+        goto published;
     }
 
-    session_remove(&s);
+published:
 
-cleanup:
+    /*
+     * Once the data has moved, the session cannot be resumed: it goes
+     * whether the link was written or not, and a failed link means the
+     * client pushes the blob again (it is found in place then).
+     */
+
+    session_remove(&s);
+    close(dfd);
+    session_close(&s);
+    return rc;
+
+failed:
+
+    if (pos != start && ftruncate(dfd, start) < 0) {
+        /* the state still says start: the next append cuts the rest */
+    }
 
     close(dfd);
     session_close(&s);

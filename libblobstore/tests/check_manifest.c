@@ -178,6 +178,18 @@ START_TEST(test_manifest_invalid)
     ck_assert_int_eq(blobstore_tags_list(&(blobstore_strlist_t) { 0 },
                                          fx.bs, "r", NULL, SIZE_MAX, &err),
                      BLOBSTORE_ENOTFOUND);
+
+    /* a Docker manifest must name its type; an OCI one need not */
+    m = fx_image(NULL, config, CONFIG_TYPE, layer, NULL, NULL);
+    ck_assert_int_eq(put(&info, "t", FX_DOCKER_MANIFEST, m, &err),
+                     BLOBSTORE_EMANIFEST);
+    ck_assert_int_eq(put(&info, "t", FX_OCI_MANIFEST, m, &err),
+                     BLOBSTORE_OK);
+    ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+    ck_assert_int_eq(blobstore_manifest_delete(fx.bs, "r", info.digest,
+                                               &err),
+                     BLOBSTORE_OK);
+    free(m);
 }
 END_TEST
 

@@ -414,6 +414,56 @@ START_TEST(test_upload_append_fd)
 END_TEST
 
 
+START_TEST(test_upload_commit_fd_rollback)
+{
+    int                fd;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], d[80];
+    char               wrong[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    strcpy(tmpl, "/tmp/check-blobstore-src-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    unlink(tmpl);
+    ck_assert_int_eq(write(fd, "defgh", 5), 5);
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+
+    /* a last chunk with the wrong digest is taken back */
+    fx_sha256(wrong, "abcdefgh!", 9);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, -1, fd,
+                                                5, wrong, &err),
+                     BLOBSTORE_EDIGEST);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 3);
+
+    /* so is one at the wrong offset, before anything is read */
+    fx_sha256(d, "abcdefgh", 8);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, 5, fd, 5,
+                                                d, &err),
+                     BLOBSTORE_ERANGE);
+
+    /* the same chunk with the right digest publishes the blob */
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, 3, fd, 5,
+                                                d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
+    close(fd);
+}
+END_TEST
+
+
 START_TEST(test_upload_same_blob_twice)
 {
     char               a[BLOBSTORE_UUID_LEN + 1], b[BLOBSTORE_UUID_LEN + 1];
@@ -490,6 +540,7 @@ upload_suite(void)
     tcase_add_test(tc, test_upload_commit);
     tcase_add_test(tc, test_upload_commit_sha512);
     tcase_add_test(tc, test_upload_commit_wrong_digest);
+    tcase_add_test(tc, test_upload_commit_fd_rollback);
     tcase_add_test(tc, test_upload_cancel);
     tcase_add_test(tc, test_upload_same_blob_twice);
     tcase_add_test(tc, test_upload_fsync);
