@@ -349,6 +349,23 @@ ngx_http_registry_catalog(ngx_http_request_t *r,
     ngx_memzero(&err, sizeof(blobstore_error_t));
     ngx_memzero(&list, sizeof(blobstore_strlist_t));
 
+    if (n > 0 && rlcf->rules) {
+        rc = ngx_http_registry_access_catalog(r, rlcf,
+                 ngx_http_get_module_ctx(r, ngx_http_registry_module),
+                 &list, last, n, &err);
+
+        if (rc != BLOBSTORE_OK) {
+            return ngx_http_registry_storage_error(r,
+                                                   NGX_HTTP_REGISTRY_OBJ_NAME,
+                                                   rc, &err, "catalog",
+                                                   last ? last : "");
+        }
+
+        /* the filtered list is in the request pool */
+
+        return ngx_http_registry_send_list(r, NULL, &list, n);
+    }
+
     if (n > 0) {
         rc = blobstore_catalog(&list, rlcf->store, last, n, &err);
 

@@ -18,8 +18,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_registry_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_registry_parse(ngx_http_request_t *r,
-    ngx_http_registry_ctx_t *ctx);
 static ngx_int_t ngx_http_registry_split(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, u_char *name, u_char *name_end,
     u_char *ref, u_char *ref_end);
@@ -126,12 +124,26 @@ static ngx_command_t  ngx_http_registry_commands[] = {
       offsetof(ngx_http_registry_loc_conf_t, user),
       NULL },
 
+    { ngx_string("registry_identity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_registry_identity,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("registry_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE3,
+      ngx_http_registry_allow,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_registry_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_registry_add_variables,       /* preconfiguration */
     ngx_http_registry_init,                /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -257,6 +269,12 @@ ngx_http_registry_handler(ngx_http_request_t *r)
                                             &ctx->name);
     }
 
+    rc = ngx_http_registry_check_access(r, rlcf, ctx);
+
+    if (rc != NGX_OK) {
+        return ngx_http_registry_access_denied(r, ctx, rc);
+    }
+
     if (!(r->method & (NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_PATCH))) {
         rc = ngx_http_discard_request_body(r);
 
@@ -299,7 +317,7 @@ ngx_http_registry_handler(ngx_http_request_t *r)
  * right: the last segment or two decide the endpoint, the rest is the name.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_registry_parse(ngx_http_request_t *r, ngx_http_registry_ctx_t *ctx)
 {
     size_t   len;
@@ -387,7 +405,7 @@ ngx_http_registry_parse(ngx_http_request_t *r, ngx_http_registry_ctx_t *ctx)
 
     } else if (len == sizeof("uploads") - 1
                && ngx_strncmp(seg, "uploads", len) == 0
-               && seg - p > (ssize_t) sizeof("/blobs/")
+               && seg - p >= (ssize_t) sizeof("/blobs/")
                && ngx_strncmp(seg - 7, "/blobs/", 7) == 0)
     {
         ctx->route = NGX_HTTP_REGISTRY_UPLOAD;
@@ -472,6 +490,7 @@ static ngx_int_t
 ngx_http_registry_base(ngx_http_request_t *r)
 {
     ngx_str_t                      user;
+    ngx_http_complex_value_t      *cv;
     ngx_http_registry_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
@@ -484,8 +503,10 @@ ngx_http_registry_base(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rlcf->user != NULL) {
-        if (ngx_http_complex_value(r, rlcf->user, &user) != NGX_OK) {
+    cv = rlcf->user ? rlcf->user : rlcf->identity_user;
+
+    if (cv != NULL) {
+        if (ngx_http_complex_value(r, cv, &user) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -1102,6 +1123,9 @@ ngx_http_registry_create_loc_conf(ngx_conf_t *cf)
      *     conf->store = NULL;
      *     conf->thread_pool = NULL;
      *     conf->user = NULL;
+     *     conf->identity_user = NULL;
+     *     conf->identity_groups = NULL;
+     *     conf->rules = NULL;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -1132,6 +1156,15 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->user == NULL) {
         conf->user = prev->user;
+    }
+
+    if (conf->identity_user == NULL) {
+        conf->identity_user = prev->identity_user;
+        conf->identity_groups = prev->identity_groups;
+    }
+
+    if (conf->rules == NULL) {
+        conf->rules = prev->rules;
     }
 
     if (!conf->enable) {

@@ -17,6 +17,15 @@
 #define NGX_HTTP_REGISTRY_LIST_DEFAULT  100
 #define NGX_HTTP_REGISTRY_LIST_MAX      1000
 
+/* actions, as bits: what an access rule grants */
+
+#define NGX_HTTP_REGISTRY_PULL          0x01
+#define NGX_HTTP_REGISTRY_PUSH          0x02
+#define NGX_HTTP_REGISTRY_DELETE        0x04
+#define NGX_HTTP_REGISTRY_LIST          0x08
+#define NGX_HTTP_REGISTRY_ANY_ACTION    0x0f
+#define NGX_HTTP_REGISTRY_PING          0x10
+
 
 typedef enum {
     NGX_HTTP_REGISTRY_BASE = 0,
@@ -47,6 +56,9 @@ typedef struct {
     ngx_str_t                   root;
     ngx_str_t                   thread_pool_name;
     ngx_http_complex_value_t   *user;
+    ngx_http_complex_value_t   *identity_user;
+    ngx_http_complex_value_t   *identity_groups;
+    ngx_array_t                *rules;
     blobstore_t                *store;
 #if (NGX_THREADS)
     ngx_thread_pool_t          *thread_pool;
@@ -97,11 +109,16 @@ typedef struct {
     int64_t                     range_start;
     int64_t                     range_end;
     ngx_http_registry_task_t   *task;
+    ngx_str_t                   user;
+    ngx_str_t                   groups;
+    unsigned                    identified:1;
 } ngx_http_registry_ctx_t;
 
 
 /* ngx_http_registry_module.c */
 
+ngx_int_t ngx_http_registry_parse(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx);
 ngx_int_t ngx_http_registry_run_task(ngx_http_request_t *r,
     ngx_http_registry_task_t *t);
 ngx_http_registry_task_t *ngx_http_registry_task_create(
@@ -160,6 +177,24 @@ ngx_int_t ngx_http_registry_upload_start(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx);
 ngx_int_t ngx_http_registry_upload(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx);
+
+/* ngx_http_registry_access.c */
+
+ngx_int_t ngx_http_registry_add_variables(ngx_conf_t *cf);
+char *ngx_http_registry_identity(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_registry_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_registry_check_access(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx);
+ngx_int_t ngx_http_registry_access_denied(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, ngx_int_t rc);
+ngx_uint_t ngx_http_registry_may(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    u_char *repo, ngx_uint_t action);
+int ngx_http_registry_access_catalog(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *out, char *last, size_t n, blobstore_error_t *err);
 
 
 extern ngx_module_t  ngx_http_registry_module;

@@ -84,9 +84,13 @@ ngx_http_registry_upload_start(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        /* a mount from where the user may not pull is a plain upload */
+
         if (rc == NGX_OK
             && value.len <= BLOBSTORE_NAME_MAX
-            && blobstore_name_valid((char *) value.data) == BLOBSTORE_OK)
+            && blobstore_name_valid((char *) value.data) == BLOBSTORE_OK
+            && ngx_http_registry_may(r, rlcf, ctx, value.data,
+                                     NGX_HTTP_REGISTRY_PULL))
         {
             from = (char *) value.data;
         }
@@ -571,16 +575,24 @@ ngx_http_registry_put_body(ngx_http_request_t *r)
 static void
 ngx_http_registry_put_work(ngx_http_registry_task_t *t)
 {
-    if (t->fd != NGX_INVALID_FILE && t->size > 0) {
-        t->rc = ngx_http_registry_append_file(t, -1);
-
-        if (t->rc != BLOBSTORE_OK) {
-            return;
-        }
+    if (t->fd == NGX_INVALID_FILE || t->size <= 0) {
+        t->rc = blobstore_upload_commit(t->store, t->name, t->id,
+                                        t->digest, &t->err);
+        return;
     }
 
-    t->rc = blobstore_upload_commit(t->store, t->name, t->id, t->digest,
-                                    &t->err);
+    if (lseek(t->fd, 0, SEEK_SET) == -1) {
+        t->rc = BLOBSTORE_EIO;
+        t->err.code = BLOBSTORE_EIO;
+        t->err.sys_errno = ngx_errno;
+        ngx_cpystrn((u_char *) t->err.message,
+                    (u_char *) "lseek() of the request body failed",
+                    sizeof(t->err.message));
+        return;
+    }
+
+    t->rc = blobstore_upload_commit_fd(t->store, t->name, t->id, -1, t->fd,
+                                       t->size, t->digest, &t->err);
 }
 
 
