@@ -137,7 +137,9 @@ typedef struct {
 
 /**
  * Open the store whose registry:2 root directory is root (the folder that
- * holds docker/registry/v2, created if missing).
+ * holds docker/registry/v2).  Nothing is created here: folders are made
+ * by the first call that writes, with the rights of the process that makes
+ * it, so a server may open the store before it drops its privileges.
  *
  * @param[out] out   the new handle, to be freed with blobstore_close()
  * @param opts       options, or NULL for the defaults

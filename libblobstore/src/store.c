@@ -21,7 +21,6 @@ BLOBSTORE_EXTERN(int)
 blobstore_open(blobstore_t **out, const char *root,
     const blobstore_options_t *opts, blobstore_error_t *err)
 {
-    int           rc;
     size_t        len;
     blobstore_t  *bs;
 
@@ -69,12 +68,6 @@ blobstore_open(blobstore_t **out, const char *root,
         /* the file system root itself: avoid a double slash */
         memmove(bs->root, bs->root + 1, bs->root_len);
         bs->root_len--;
-    }
-
-    rc = blobstore__mkdir_p(bs, bs->root, err);
-    if (rc != BLOBSTORE_OK) {
-        blobstore_close(bs);
-        return rc;
     }
 
     *out = bs;

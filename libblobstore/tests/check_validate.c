@@ -117,8 +117,10 @@ END_TEST
 
 START_TEST(test_validate_open)
 {
+    char                  uuid[BLOBSTORE_UUID_LEN + 1];
     blobstore_t          *bs;
     blobstore_error_t     err;
+    blobstore_strlist_t   list;
     blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
 
     opts.version = 99;
@@ -127,8 +129,18 @@ START_TEST(test_validate_open)
     ck_assert_ptr_null(bs);
     ck_assert_int_eq(err.code, BLOBSTORE_EINVAL);
 
+    /* nothing is made until something is written */
     ck_assert_int_eq(blobstore_open(&bs, fx.dir, NULL, &err), BLOBSTORE_OK);
-    ck_assert(fx_exists(""));
+    ck_assert(!fx_exists(""));
+    ck_assert_int_eq(blobstore_catalog(&list, bs, NULL, 10, &err),
+                     BLOBSTORE_OK);
+    ck_assert_uint_eq(list.count, 0);
+    blobstore_strlist_free(&list);
+    ck_assert_int_eq(blobstore_tags_list(&list, bs, "r", NULL, 10, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_start(uuid, bs, "r", &err),
+                     BLOBSTORE_OK);
+    ck_assert(fx_exists("repositories/r/_uploads"));
     blobstore_close(bs);
     blobstore_close(NULL);
     blobstore_free(NULL);
