@@ -39,7 +39,7 @@ PKGS_BUILD = build-essential pkg-config libjansson-dev libssl-dev check \
              nginx nginx-dev libpcre3-dev zlib1g-dev libgd-dev libgeoip-dev \
              libxslt1-dev
 PKGS_TEST  = $(PKGS_BUILD) perl curl skopeo umoci busybox-static \
-             docker-registry docker.io
+             docker-registry docker.io chromium nodejs npm
 
 .PHONY: all lib module check test prove run deps deps-test lint \
         check-load clean
@@ -98,7 +98,12 @@ check-load: $(MODULE)
 	$(NGINX) -t -q -c $(BUILD)/check-load.conf -e stderr \
 	    -g 'pid $(BUILD)/check-load.pid;'
 
-prove: all
+# The browser test drives Debian's chromium with playwright-core, pinned
+# in t/ui/package-lock.json.
+t/ui/node_modules/.package-lock.json: t/ui/package-lock.json
+	npm ci --prefix t/ui --no-audit --no-fund
+
+prove: all t/ui/node_modules/.package-lock.json
 	prove -r t/
 
 test: deps-test
