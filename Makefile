@@ -39,7 +39,7 @@ PKGS_BUILD = build-essential pkg-config libjansson-dev libssl-dev check \
              nginx nginx-dev libpcre3-dev zlib1g-dev libgd-dev libgeoip-dev \
              libxslt1-dev
 PKGS_TEST  = $(PKGS_BUILD) perl curl skopeo umoci busybox-static \
-             docker-registry docker.io chromium nodejs npm
+             docker-registry docker.io chromium
 
 .PHONY: all lib module check test prove run deps deps-test lint \
         check-load clean
@@ -49,8 +49,11 @@ all: lib module
 deps:
 	@sh tools/ensure-packages $(PKGS_BUILD)
 
+# node and npm come from Debian only where none is installed: a machine
+# may have its own build of Node.js, which Debian's npm would conflict with.
 deps-test:
 	@sh tools/ensure-packages $(PKGS_TEST)
+	@command -v npm >/dev/null || sh tools/ensure-packages nodejs npm
 
 lib: $(BUILD)/libblobstore.a
 
