@@ -26,6 +26,15 @@ static void ngx_http_registry_manifest_delete_work(
 static ngx_int_t ngx_http_registry_manifest_delete_done(
     ngx_http_request_t *r, ngx_http_registry_task_t *t);
 
+static void ngx_http_registry_tags_work(ngx_http_registry_task_t *t);
+static ngx_int_t ngx_http_registry_tags_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t);
+static void ngx_http_registry_referrers_work(ngx_http_registry_task_t *t);
+static ngx_int_t ngx_http_registry_referrers_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t);
+static ngx_http_registry_task_t *ngx_http_registry_list_task(
+    ngx_http_request_t *r, ngx_http_registry_done_pt done);
+static void ngx_http_registry_list_cleanup(void *data);
 static ngx_int_t ngx_http_registry_paging(ngx_http_request_t *r, size_t *n,
     size_t dflt, char **last);
 static ngx_int_t ngx_http_registry_paging_error(ngx_http_request_t *r,
@@ -288,16 +297,19 @@ ngx_http_registry_manifest_delete_done(ngx_http_request_t *r,
 }
 
 
+/*
+ * Tags and referrers read as many files as a repository has tags or
+ * referrers: they are read in the thread pool, like the writes.
+ */
+
 ngx_int_t
 ngx_http_registry_tags(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx)
 {
-    int                  rc;
-    char                *last;
-    size_t               n;
-    ngx_int_t            sent;
-    blobstore_error_t    err;
-    blobstore_strlist_t  list;
+    char                      *last;
+    size_t                     n;
+    ngx_int_t                  rc;
+    ngx_http_registry_task_t  *t;
 
     rc = ngx_http_registry_paging(r, &n, NGX_HTTP_REGISTRY_ALL, &last);
 
@@ -305,27 +317,91 @@ ngx_http_registry_tags(ngx_http_request_t *r,
         return ngx_http_registry_paging_error(r, rc);
     }
 
-    ngx_memzero(&err, sizeof(blobstore_error_t));
-    ngx_memzero(&list, sizeof(blobstore_strlist_t));
+    t = ngx_http_registry_list_task(r, ngx_http_registry_tags_done);
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    rc = blobstore_tags_list(&list, rlcf->store, (char *) ctx->name.data,
-                             last, n, &err);
+    t->work = ngx_http_registry_tags_work;
+    t->last = last;
+    t->n = n;
 
-    if (rc != BLOBSTORE_OK) {
+    return ngx_http_registry_run_task(r, t);
+}
+
+
+static void
+ngx_http_registry_tags_work(ngx_http_registry_task_t *t)
+{
+    t->rc = blobstore_tags_list(&t->list, t->store, t->name, t->last, t->n,
+                                &t->err);
+}
+
+
+static ngx_int_t
+ngx_http_registry_tags_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t)
+{
+    ngx_int_t                 sent;
+    ngx_http_registry_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (t->rc != BLOBSTORE_OK) {
         return ngx_http_registry_storage_error(r, NGX_HTTP_REGISTRY_OBJ_NAME,
-                                               rc, &err, "tags list",
-                                               (char *) ctx->name.data);
+                                               t->rc, &t->err, "tags list",
+                                               t->name);
     }
 
-    if (n == 0) {
-        list.more = 0;
+    if (t->n == 0) {
+        t->list.more = 0;
     }
 
-    sent = ngx_http_registry_send_list(r, &ctx->name, &list, n);
+    sent = ngx_http_registry_send_list(r, &ctx->name, &t->list, t->n);
 
-    blobstore_strlist_free(&list);
+    blobstore_strlist_free(&t->list);
 
     return sent;
+}
+
+
+/*
+ * A task whose result the library allocated: a request that ends before
+ * the task's done handler runs still frees it, with its pool.
+ */
+
+static ngx_http_registry_task_t *
+ngx_http_registry_list_task(ngx_http_request_t *r,
+    ngx_http_registry_done_pt done)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_registry_task_t  *t;
+
+    t = ngx_http_registry_task_create(r, done);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_registry_list_cleanup;
+    cln->data = t;
+
+    return t;
+}
+
+
+static void
+ngx_http_registry_list_cleanup(void *data)
+{
+    ngx_http_registry_task_t  *t = data;
+
+    blobstore_strlist_free(&t->list);
+    blobstore_free(t->json);
+    t->json = NULL;
 }
 
 
@@ -589,13 +665,9 @@ ngx_int_t
 ngx_http_registry_referrers(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx)
 {
-    int                rc;
-    char              *json, *type;
-    size_t             len;
-    u_char            *body;
-    ngx_int_t          found;
-    ngx_str_t          value;
-    blobstore_error_t  err;
+    ngx_int_t                  found;
+    ngx_str_t                  value;
+    ngx_http_registry_task_t  *t;
 
     if (ngx_http_registry_check_digest((char *) ctx->ref.data)
         != BLOBSTORE_OK)
@@ -609,33 +681,53 @@ ngx_http_registry_referrers(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    type = (found == NGX_OK && value.len) ? (char *) value.data : NULL;
-
-    ngx_memzero(&err, sizeof(blobstore_error_t));
-    json = NULL;
-    len = 0;
-
-    rc = blobstore_referrers(&json, &len, rlcf->store,
-                             (char *) ctx->name.data,
-                             (char *) ctx->ref.data, type, &err);
-
-    if (rc != BLOBSTORE_OK) {
-        return ngx_http_registry_storage_error(r,
-                                               NGX_HTTP_REGISTRY_OBJ_MANIFEST,
-                                               rc, &err, "referrers",
-                                               (char *) ctx->ref.data);
-    }
-
-    body = ngx_pnalloc(r->pool, len ? len : 1);
-    if (body == NULL) {
-        blobstore_free(json);
+    t = ngx_http_registry_list_task(r, ngx_http_registry_referrers_done);
+    if (t == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(body, json, len);
-    blobstore_free(json);
+    t->work = ngx_http_registry_referrers_work;
+    t->digest = (char *) ctx->ref.data;
+    t->content_type = (found == NGX_OK && value.len)
+                      ? (char *) value.data : NULL;
 
-    if (type
+    return ngx_http_registry_run_task(r, t);
+}
+
+
+/* t->content_type carries the artifactType filter */
+
+static void
+ngx_http_registry_referrers_work(ngx_http_registry_task_t *t)
+{
+    t->rc = blobstore_referrers(&t->json, &t->json_len, t->store, t->name,
+                                t->digest, t->content_type, &t->err);
+}
+
+
+static ngx_int_t
+ngx_http_registry_referrers_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t)
+{
+    u_char  *body;
+
+    if (t->rc != BLOBSTORE_OK) {
+        return ngx_http_registry_storage_error(r,
+                                               NGX_HTTP_REGISTRY_OBJ_MANIFEST,
+                                               t->rc, &t->err, "referrers",
+                                               t->digest);
+    }
+
+    body = ngx_pnalloc(r->pool, t->json_len ? t->json_len : 1);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body, t->json, t->json_len);
+    blobstore_free(t->json);
+    t->json = NULL;
+
+    if (t->content_type
         && ngx_http_registry_header(r, "OCI-Filters-Applied",
                                     (u_char *) "artifactType",
                                     sizeof("artifactType") - 1)
@@ -646,5 +738,5 @@ ngx_http_registry_referrers(ngx_http_request_t *r,
 
     return ngx_http_registry_send_body(r,
                                 "application/vnd.oci.image.index.v1+json",
-                                body, len);
+                                body, t->json_len);
 }

@@ -93,6 +93,11 @@ struct ngx_http_registry_task_s {
     ngx_fd_t                    fd;
     int64_t                     offset;
     int64_t                     size;
+    char                       *last;
+    size_t                      n;
+    char                       *json;
+    size_t                      json_len;
+    blobstore_strlist_t         list;
     int                         rc;
     unsigned                    finished:1;
     unsigned                    mounted:1;
