@@ -38,11 +38,13 @@ MODULE     = $(BUILD)/nginx/ngx_http_registry_module.so
 PKGS_BUILD = build-essential pkg-config libjansson-dev libssl-dev check \
              nginx nginx-dev libpcre3-dev zlib1g-dev libgd-dev libgeoip-dev \
              libxslt1-dev
+PKGS_BENCH = $(PKGS_BUILD) perl curl wrk hey skopeo busybox-static \
+             docker-registry openssl
 PKGS_TEST  = $(PKGS_BUILD) perl curl skopeo umoci busybox-static \
              docker-registry docker.io chromium
 
 .PHONY: all lib module check test prove run deps deps-test lint \
-        check-load clean
+        check-load clean bench deps-bench
 
 all: lib module
 
@@ -112,6 +114,14 @@ prove: all t/ui/node_modules/.package-lock.json
 test: deps-test
 	$(MAKE) check
 	$(MAKE) prove
+
+deps-bench:
+	@sh tools/ensure-packages $(PKGS_BENCH)
+
+# Side by side with registry:2 and static nginx; prints a table and writes
+# bench/out/results.md.  Never part of make test.
+bench: deps-bench all
+	perl bench/bench.pl
 
 run: deps all
 	@sh tools/run-registry $(MODULE) $(CONF) $(PORT) $(DATA) $(BUILD)/run
