@@ -219,6 +219,7 @@ http {
     sendfile on;
     tcp_nopush on;
     client_body_temp_path $dir/body;
+    client_body_buffer_size 1m;
     server {
         listen 127.0.0.1:$PORT{heph};
         location /v2/ {

@@ -254,6 +254,19 @@ BLOBSTORE_EXTERN(int) blobstore_upload_append_fd(int64_t *size_out,
     blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
     int fd, int64_t len, blobstore_error_t *err) BLOBSTORE_WUR;
 
+/**
+ * Like blobstore_upload_append_fd(), where fd is open on the regular file
+ * path and len is its whole size (path may be NULL).  When the session is
+ * empty and path is on the same file system as the store, the file is
+ * hard-linked into the session instead of copied, and hashed in place:
+ * the caller may remove its own name for it afterwards, but must not
+ * write to it any more.
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_append_file(int64_t *size_out,
+    blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
+    int fd, const char *path, int64_t len, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
 /** Like blobstore_upload_append_fd(), from memory. */
 BLOBSTORE_EXTERN(int) blobstore_upload_append(int64_t *size_out,
     blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
@@ -273,7 +286,7 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit(blobstore_t *bs,
 
 /**
  * blobstore_upload_commit() after a last chunk of len bytes read from fd
- * (as blobstore_upload_append_fd(); fd -1 for none), in one step under
+ * (as blobstore_upload_append_file(); fd -1 for none), in one step under
  * the session's lock: on EDIGEST, or any other failure, the chunk is
  * taken back and the session is as it was before the call.
  *
@@ -282,8 +295,8 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit(blobstore_t *bs,
  */
 BLOBSTORE_EXTERN(int) blobstore_upload_commit_fd(blobstore_t *bs,
     const char *repo, const char *uuid, int64_t offset, int fd,
-    int64_t len, const char *digest, blobstore_error_t *err)
-    BLOBSTORE_WUR;
+    const char *path, int64_t len, const char *digest,
+    blobstore_error_t *err) BLOBSTORE_WUR;
 
 /**
  * Cancel a session and remove what it received.

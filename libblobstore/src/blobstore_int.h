@@ -91,6 +91,9 @@ void blobstore__hash_buf(blobstore__digest_t *out, int alg,
 int blobstore__mkdir_p(const blobstore_t *bs, const char *path,
     blobstore_error_t *err);
 int blobstore__fsync_dir(const char *path, blobstore_error_t *err);
+int blobstore__write_file(const blobstore_t *bs, const char *dir,
+    const char *name, const void *data, size_t len, int sync,
+    blobstore_error_t *err);
 int blobstore__write_atomic(const blobstore_t *bs, const char *dir,
     const char *name, const void *data, size_t len, blobstore_error_t *err);
 int blobstore__read_small(char *buf, size_t size, size_t *len_out,

@@ -155,6 +155,20 @@ int
 blobstore__write_atomic(const blobstore_t *bs, const char *dir,
     const char *name, const void *data, size_t len, blobstore_error_t *err)
 {
+    return blobstore__write_file(bs, dir, name, data, len, bs->fsync, err);
+}
+
+
+/*
+ * Replaces dir/name by rename; sync says whether the file and the folder
+ * are flushed before it returns.
+ */
+
+int
+blobstore__write_file(const blobstore_t *bs, const char *dir,
+    const char *name, const void *data, size_t len, int sync,
+    blobstore_error_t *err)
+{
     int   fd, rc, n;
     char  tmp[BLOBSTORE__PATH_MAX], dst[BLOBSTORE__PATH_MAX], rnd[17];
 
@@ -189,7 +203,7 @@ blobstore__write_atomic(const blobstore_t *bs, const char *dir,
         goto failed;
     }
 
-    if (bs->fsync && fsync(fd) < 0) {
+    if (sync && fsync(fd) < 0) {
         rc = blobstore__sys_error(err, errno, "fsync(\"%s\") failed", tmp);
         close(fd);
         goto failed;
@@ -205,7 +219,7 @@ blobstore__write_atomic(const blobstore_t *bs, const char *dir,
         goto failed;
     }
 
-    if (bs->fsync) {
+    if (sync) {
         return blobstore__fsync_dir(dir, err);
     }
 

@@ -18,6 +18,9 @@
 
 
 #define UPLOAD_BUF_SIZE     (1024 * 1024)
+#define UPLOAD_FLUSH_SIZE   (8 * 1024 * 1024)
+#define UPLOAD_LINK_NAME    ".data-link"
+#define UPLOAD_DECLINED     1
 #define UPLOAD_STATE_MAGIC  "HEPHUP01"
 
 
@@ -47,21 +50,25 @@ typedef struct {
 static int session_open(upload_session *s, blobstore_t *bs,
     const char *repo, const char *uuid, int lock, blobstore_error_t *err);
 static void session_close(upload_session *s);
-static int state_write(blobstore_t *bs, upload_session *s,
-    const upload_state *state, blobstore_error_t *err);
 static int data_open(int *fd_out, upload_session *s,
     blobstore_error_t *err);
 static int write_at(int fd, const void *buf, size_t len, off_t off);
 static int read_some(int fd, void *buf, size_t len, size_t *got);
 static int append(int64_t *size_out, blobstore_t *bs, const char *repo,
-    const char *uuid, int64_t offset, int src_fd, const void *data,
-    int64_t len, blobstore_error_t *err);
-static int append_copy(off_t *pos, blobstore__hash_t *h, int dfd,
-    int src_fd, const void *data, int64_t len, blobstore_error_t *err);
+    const char *uuid, int64_t offset, int src_fd, const char *src_path,
+    const void *data, int64_t len, blobstore_error_t *err);
+static int link_in(blobstore_t *bs, upload_session *s, int src_fd,
+    const char *src_path, int64_t len, blobstore__hash_t *h,
+    blobstore_error_t *err);
+static void flush_behind(blobstore_t *bs, int fd, off_t pos,
+    off_t *flushed);
+static int append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h,
+    int dfd, int src_fd, const void *data, int64_t len,
+    blobstore_error_t *err);
 static void session_remove(upload_session *s);
 static int commit(blobstore_t *bs, const char *repo, const char *uuid,
-    int64_t offset, int src_fd, int64_t len, const char *digest,
-    blobstore_error_t *err);
+    int64_t offset, int src_fd, const char *src_path, int64_t len,
+    const char *digest, blobstore_error_t *err);
 
 
 static int
@@ -154,19 +161,6 @@ session_close(upload_session *s)
     }
 }
 
-
-static int
-state_write(blobstore_t *bs, upload_session *s, const upload_state *state,
-    blobstore_error_t *err)
-{
-    return blobstore__write_atomic(bs, s->dir, BLOBSTORE__STATE_NAME,
-                                   state, sizeof(upload_state), err);
-}
-
-
-/*
- * Opens the data file and cuts what lies beyond the state's offset.
- */
 
 static int
 data_open(int *fd_out, upload_session *s, blobstore_error_t *err)
@@ -384,10 +378,11 @@ blobstore_upload_status(int64_t *size_out, blobstore_t *bs,
 
 
 static int
-append_copy(off_t *pos, blobstore__hash_t *h, int dfd, int src_fd,
-    const void *data, int64_t len, blobstore_error_t *err)
+append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
+    int src_fd, const void *data, int64_t len, blobstore_error_t *err)
 {
     int             rc;
+    off_t           flushed;
     size_t          want, got;
     unsigned char  *buf;
 
@@ -408,6 +403,7 @@ append_copy(off_t *pos, blobstore__hash_t *h, int dfd, int src_fd,
     }
 
     rc = BLOBSTORE_OK;
+    flushed = *pos;
 
     while (len != 0) {
         want = UPLOAD_BUF_SIZE;
@@ -428,6 +424,7 @@ append_copy(off_t *pos, blobstore__hash_t *h, int dfd, int src_fd,
 
             blobstore__hash_update(h, buf, got);
             *pos += (off_t) got;
+            flush_behind(bs, dfd, *pos, &flushed);
         }
 
         if (len > 0) {
@@ -449,10 +446,115 @@ append_copy(off_t *pos, blobstore__hash_t *h, int dfd, int src_fd,
 }
 
 
+/*
+ * With syncing on, the pages written so far are handed to the disk every
+ * few MiB, so that the flush before the answer has little left to do.
+ */
+
+static void
+flush_behind(blobstore_t *bs, int fd, off_t pos, off_t *flushed)
+{
+    if (!bs->fsync || pos - *flushed < UPLOAD_FLUSH_SIZE) {
+        return;
+    }
+
+    (void) sync_file_range(fd, *flushed, pos - *flushed,
+                           SYNC_FILE_RANGE_WRITE);
+    *flushed = pos;
+}
+
+
+/*
+ * A session that is still empty takes the caller's whole file by a hard
+ * link, as UPLOAD_LINK_NAME in the session folder, instead of a copy: the
+ * caller's file (a web server's request body) is then written once.  The
+ * file is hashed in place.  UPLOAD_DECLINED when it cannot be linked
+ * (another file system, a pipe, no path): the caller copies then.
+ */
+
+static int
+link_in(blobstore_t *bs, upload_session *s, int src_fd,
+    const char *src_path, int64_t len, blobstore__hash_t *h,
+    blobstore_error_t *err)
+{
+    off_t           pos, flushed;
+    size_t          want;
+    ssize_t         n;
+    struct stat     st, lst;
+    unsigned char  *buf;
+
+    if (src_path == NULL || src_fd < 0 || len <= 0
+        || fstat(src_fd, &st) < 0 || !S_ISREG(st.st_mode)
+        || st.st_size != len)
+    {
+        return UPLOAD_DECLINED;
+    }
+
+    /* a name left by a crash is in the way */
+
+    (void) unlinkat(s->dirfd, UPLOAD_LINK_NAME, 0);
+
+    if (linkat(AT_FDCWD, src_path, s->dirfd, UPLOAD_LINK_NAME, 0) < 0) {
+        return UPLOAD_DECLINED;
+    }
+
+    if (fstatat(s->dirfd, UPLOAD_LINK_NAME, &lst, 0) < 0
+        || lst.st_ino != st.st_ino || lst.st_dev != st.st_dev)
+    {
+        (void) unlinkat(s->dirfd, UPLOAD_LINK_NAME, 0);
+        return UPLOAD_DECLINED;
+    }
+
+    buf = malloc(UPLOAD_BUF_SIZE);
+    if (buf == NULL) {
+        (void) unlinkat(s->dirfd, UPLOAD_LINK_NAME, 0);
+        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                "out of memory");
+    }
+
+    pos = 0;
+    flushed = 0;
+
+    while (pos < len) {
+        want = UPLOAD_BUF_SIZE;
+        if ((int64_t) want > len - pos) {
+            want = (size_t) (len - pos);
+        }
+
+        n = pread(src_fd, buf, want, pos);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            free(buf);
+            (void) unlinkat(s->dirfd, UPLOAD_LINK_NAME, 0);
+            return (n < 0)
+                   ? blobstore__sys_error(err, errno, "pread() failed")
+                   : blobstore__error(err, BLOBSTORE_EIO, 0,
+                                      "source ended early");
+        }
+
+        blobstore__hash_update(h, buf, (size_t) n);
+        pos += n;
+        flush_behind(bs, src_fd, pos, &flushed);
+    }
+
+    free(buf);
+
+    /* the web server made it private to itself */
+
+    (void) fchmod(src_fd, 0644);
+
+    return BLOBSTORE_OK;
+}
+
+
 static int
 append(int64_t *size_out, blobstore_t *bs, const char *repo,
-    const char *uuid, int64_t offset, int src_fd, const void *data,
-    int64_t len, blobstore_error_t *err)
+    const char *uuid, int64_t offset, int src_fd, const char *src_path,
+    const void *data, int64_t len, blobstore_error_t *err)
 {
     int                rc, dfd;
     off_t              pos, start;
@@ -494,20 +596,55 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
     h.ctx.sha256 = s.state.ctx;
     pos = start;
 
-    rc = append_copy(&pos, &h, dfd, src_fd, data, len, err);
-    if (rc != BLOBSTORE_OK) {
-        goto failed;
-    }
+    rc = (start == 0)
+         ? link_in(bs, &s, src_fd, src_path, len, &h, err)
+         : UPLOAD_DECLINED;
 
-    if (pos == start) {
-        goto done;
-    }
+    if (rc == BLOBSTORE_OK) {
 
-    /* the bytes must be on disk before the state says they are */
+        /* the linked file replaces the empty data file */
 
-    if (bs->fsync && fdatasync(dfd) < 0) {
-        rc = blobstore__sys_error(err, errno,
-                                  "fdatasync(\"%s/data\") failed", s.dir);
+        if (bs->fsync && fdatasync(src_fd) < 0) {
+            rc = blobstore__sys_error(err, errno, "fdatasync(\"%s\") "
+                                      "failed", src_path);
+            (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
+            goto failed;
+        }
+
+        if (renameat(s.dirfd, UPLOAD_LINK_NAME, s.dirfd, "data") < 0) {
+            rc = blobstore__sys_error(err, errno, "rename(\"%s/%s\") "
+                                      "failed", s.dir, UPLOAD_LINK_NAME);
+            (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
+            goto failed;
+        }
+
+        pos = (off_t) len;
+
+    } else if (rc == UPLOAD_DECLINED) {
+        rc = append_copy(bs, &pos, &h, dfd, src_fd, data, len, err);
+        if (rc != BLOBSTORE_OK) {
+            goto failed;
+        }
+
+        if (pos == start) {
+            goto done;
+        }
+
+        /*
+         * The bytes must be on disk before the state says they are: the
+         * state's hash is what the commit checks.  The state itself need
+         * not be flushed: a state lost in a crash is an older, shorter
+         * one, and the bytes past it are cut by the next append.
+         */
+
+        if (bs->fsync && fdatasync(dfd) < 0) {
+            rc = blobstore__sys_error(err, errno,
+                                      "fdatasync(\"%s/data\") failed",
+                                      s.dir);
+            goto failed;
+        }
+
+    } else {
         goto failed;
     }
 
@@ -515,7 +652,8 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
     state.offset = (uint64_t) pos;
     state.ctx = h.ctx.sha256;
 
-    rc = state_write(bs, &s, &state, err);
+    rc = blobstore__write_file(bs, s.dir, BLOBSTORE__STATE_NAME, &state,
+                               sizeof(upload_state), 0, err);
     if (rc != BLOBSTORE_OK) {
         goto failed;
     }
@@ -554,7 +692,24 @@ blobstore_upload_append_fd(int64_t *size_out, blobstore_t *bs,
                                 "invalid source");
     }
 
-    return append(size_out, bs, repo, uuid, offset, fd, NULL, len, err);
+    return append(size_out, bs, repo, uuid, offset, fd, NULL, NULL, len,
+                  err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_append_file(int64_t *size_out, blobstore_t *bs,
+    const char *repo, const char *uuid, int64_t offset, int fd,
+    const char *path, int64_t len, blobstore_error_t *err)
+{
+    if (fd < 0 || len < -1) {
+        blobstore__error_clear(err);
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0,
+                                "invalid source");
+    }
+
+    return append(size_out, bs, repo, uuid, offset, fd, path, NULL, len,
+                  err);
 }
 
 
@@ -568,8 +723,8 @@ blobstore_upload_append(int64_t *size_out, blobstore_t *bs,
         return blobstore__error(err, BLOBSTORE_EINVAL, 0, "too long");
     }
 
-    return append(size_out, bs, repo, uuid, offset, -1, data, (int64_t) len,
-                  err);
+    return append(size_out, bs, repo, uuid, offset, -1, NULL, data,
+                  (int64_t) len, err);
 }
 
 
@@ -593,33 +748,35 @@ BLOBSTORE_EXTERN(int)
 blobstore_upload_commit(blobstore_t *bs, const char *repo,
     const char *uuid, const char *digest, blobstore_error_t *err)
 {
-    return commit(bs, repo, uuid, -1, -1, 0, digest, err);
+    return commit(bs, repo, uuid, -1, -1, NULL, 0, digest, err);
 }
 
 
 BLOBSTORE_EXTERN(int)
 blobstore_upload_commit_fd(blobstore_t *bs, const char *repo,
-    const char *uuid, int64_t offset, int fd, int64_t len,
-    const char *digest, blobstore_error_t *err)
+    const char *uuid, int64_t offset, int fd, const char *path,
+    int64_t len, const char *digest, blobstore_error_t *err)
 {
-    return commit(bs, repo, uuid, offset, fd, fd < 0 ? 0 : len, digest,
-                  err);
+    return commit(bs, repo, uuid, offset, fd, path, fd < 0 ? 0 : len,
+                  digest, err);
 }
 
 
 /*
- * The last chunk is written past the session's recorded size and hashed
- * into a copy of its context; the state file is never rewritten, so a
- * failure only has to cut the data file back to keep the session intact.
+ * The last chunk is linked in (an empty session) or written past the
+ * session's recorded size and hashed into a copy of its context; the
+ * state file is never rewritten, so a failure only has to drop the link
+ * or cut the data file back to keep the session intact.
  */
 
 static int
 commit(blobstore_t *bs, const char *repo, const char *uuid,
-    int64_t offset, int src_fd, int64_t len, const char *digest,
-    blobstore_error_t *err)
+    int64_t offset, int src_fd, const char *src_path, int64_t len,
+    const char *digest, blobstore_error_t *err)
 {
-    int                  rc, dfd;
+    int                  rc, dfd, fd, linked;
     off_t                start, pos;
+    char                *name;
     char                 dir[BLOBSTORE__PATH_MAX], path[BLOBSTORE__PATH_MAX];
     upload_session       s;
     blobstore__hash_t    h;
@@ -661,19 +818,38 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
     h.alg = BLOBSTORE__SHA256;
     h.ctx.sha256 = s.state.ctx;
     pos = start;
+    linked = 0;
 
     if (src_fd >= 0 && len != 0) {
-        rc = append_copy(&pos, &h, dfd, src_fd, NULL, len, err);
-        if (rc != BLOBSTORE_OK) {
+        rc = (start == 0)
+             ? link_in(bs, &s, src_fd, src_path, len, &h, err)
+             : UPLOAD_DECLINED;
+
+        if (rc == BLOBSTORE_OK) {
+            linked = 1;
+            pos = (off_t) len;
+
+        } else if (rc == UPLOAD_DECLINED) {
+            rc = append_copy(bs, &pos, &h, dfd, src_fd, NULL, len, err);
+            if (rc != BLOBSTORE_OK) {
+                goto failed;
+            }
+
+        } else {
             goto failed;
         }
     }
+
+    /* the file that holds the content, and its name in the session */
+
+    fd = linked ? src_fd : dfd;
+    name = linked ? UPLOAD_LINK_NAME : "data";
 
     if (want.alg == BLOBSTORE__SHA256) {
         blobstore__hash_final(&got, &h);
 
     } else {
-        rc = blobstore__hash_fd(&got, want.alg, dfd, (int64_t) pos, err);
+        rc = blobstore__hash_fd(&got, want.alg, fd, (int64_t) pos, err);
         if (rc != BLOBSTORE_OK) {
             goto failed;
         }
@@ -686,9 +862,9 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
         goto failed;
     }
 
-    if (bs->fsync && fsync(dfd) < 0) {
-        rc = blobstore__sys_error(err, errno, "fsync(\"%s/data\") failed",
-                                  s.dir);
+    if (bs->fsync && fdatasync(fd) < 0) {
+        rc = blobstore__sys_error(err, errno, "fdatasync(\"%s/%s\") failed",
+                                  s.dir, name);
         goto failed;
     }
 
@@ -714,9 +890,10 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
      */
 
     if (!blobstore__exists(path)) {
-        if (renameat(s.dirfd, "data", AT_FDCWD, path) < 0) {
+        if (renameat(s.dirfd, name, AT_FDCWD, path) < 0) {
             rc = blobstore__sys_error(err, errno,
-                                      "rename(\"%s/data\") failed", s.dir);
+                                      "rename(\"%s/%s\") failed", s.dir,
+                                      name);
             goto failed;
         }
 
@@ -735,9 +912,6 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
     }
 
     rc = blobstore__write_link(bs, dir, &want, err);
-    if (rc != BLOBSTORE_OK) {
-        goto published;
-    }
 
 published:
 
@@ -754,7 +928,10 @@ published:
 
 failed:
 
-    if (pos != start && ftruncate(dfd, start) < 0) {
+    if (linked) {
+        (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
+
+    } else if (pos != start && ftruncate(dfd, start) < 0) {
         /* the state still says start: the next append cuts the rest */
     }
 

@@ -5,6 +5,7 @@
 
 
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,7 +438,7 @@ START_TEST(test_upload_commit_fd_rollback)
     fx_sha256(wrong, "abcdefgh!", 9);
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
     ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, -1, fd,
-                                                5, wrong, &err),
+                                                NULL, 5, wrong, &err),
                      BLOBSTORE_EDIGEST);
     ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
                      BLOBSTORE_OK);
@@ -446,19 +447,82 @@ START_TEST(test_upload_commit_fd_rollback)
     /* so is one at the wrong offset, before anything is read */
     fx_sha256(d, "abcdefgh", 8);
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, 5, fd, 5,
-                                                d, &err),
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, 5, fd,
+                                                NULL, 5, d, &err),
                      BLOBSTORE_ERANGE);
 
     /* the same chunk with the right digest publishes the blob */
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, 3, fd, 5,
-                                                d, &err),
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, 3, fd,
+                                                NULL, 5, d, &err),
                      BLOBSTORE_OK);
     ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", d, &err),
                      BLOBSTORE_OK);
     ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
                      BLOBSTORE_ENOTFOUND);
+    close(fd);
+}
+END_TEST
+
+
+/*
+ * A whole body on the same file system is linked into an empty session,
+ * not copied: the session's data, then the blob, is the caller's inode.
+ */
+
+START_TEST(test_upload_append_file_links)
+{
+    int                fd;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], d[80];
+    char               wrong[80], rel[160], path[512];
+    int64_t            size;
+    struct stat        src, st;
+    blobstore_error_t  err;
+
+    strcpy(tmpl, "/tmp/check-blobstore-body-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "linked body", 11), 11);
+    ck_assert_int_eq(fstat(fd, &src), 0);
+    fx_sha256(d, "linked body", 11);
+    fx_sha256(wrong, "other", 5);
+
+    /* append: the session's data is now the body's inode */
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append_file(&size, fx.bs, "r", uuid,
+                                                  0, fd, tmpl, 11, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 11);
+    session_rel(rel, sizeof(rel), uuid, "data");
+    fx_path(path, sizeof(path), rel);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_ino, src.st_ino);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+
+    /* commit with the body: a wrong digest leaves the session empty */
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "s", uuid, -1, fd,
+                                                tmpl, 11, d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, -1, fd,
+                                                tmpl, 11, wrong, &err),
+                     BLOBSTORE_EDIGEST);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 0);
+    session_rel(rel, sizeof(rel), uuid, ".data-link");
+    ck_assert(!fx_exists(rel));
+
+    ck_assert_int_eq(blobstore_upload_commit_fd(fx.bs, "r", uuid, -1, fd,
+                                                tmpl, 11, d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
+
+    unlink(tmpl);
     close(fd);
 }
 END_TEST
@@ -541,6 +605,7 @@ upload_suite(void)
     tcase_add_test(tc, test_upload_commit_sha512);
     tcase_add_test(tc, test_upload_commit_wrong_digest);
     tcase_add_test(tc, test_upload_commit_fd_rollback);
+    tcase_add_test(tc, test_upload_append_file_links);
     tcase_add_test(tc, test_upload_cancel);
     tcase_add_test(tc, test_upload_same_blob_twice);
     tcase_add_test(tc, test_upload_fsync);

@@ -715,6 +715,26 @@ ngx_http_registry_body_file(ngx_http_request_t *r, ngx_fd_t *fd,
 }
 
 
+/*
+ * The name of the body's temporary file (nginx ends it with a NUL): the
+ * library links the file into an empty upload instead of copying it.
+ */
+
+char *
+ngx_http_registry_body_path(ngx_http_request_t *r)
+{
+    ngx_http_request_body_t  *rb;
+
+    rb = r->request_body;
+
+    if (rb == NULL || rb->temp_file == NULL) {
+        return NULL;
+    }
+
+    return (char *) rb->temp_file->file.name.data;
+}
+
+
 /* the end of a body handler: drops the reference of the body reading */
 
 void

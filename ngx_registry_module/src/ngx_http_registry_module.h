@@ -91,6 +91,7 @@ struct ngx_http_registry_task_s {
     u_char                     *data;
     size_t                      len;
     ngx_fd_t                    fd;
+    char                       *path;
     int64_t                     offset;
     int64_t                     size;
     char                       *last;
@@ -132,6 +133,7 @@ ngx_int_t ngx_http_registry_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
 void ngx_http_registry_body_file(ngx_http_request_t *r, ngx_fd_t *fd,
     int64_t *len);
+char *ngx_http_registry_body_path(ngx_http_request_t *r);
 void ngx_http_registry_body_done(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_registry_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);

@@ -160,6 +160,7 @@ ngx_http_registry_start_task(ngx_http_request_t *r,
 
     t->work = work;
     t->fd = fd;
+    t->path = ngx_http_registry_body_path(r);
     t->size = len;
     t->digest = digest;
     t->from = from;
@@ -227,14 +228,7 @@ ngx_http_registry_monolithic_work(ngx_http_registry_task_t *t)
         return;
     }
 
-    if (t->fd != NGX_INVALID_FILE) {
-        t->rc = ngx_http_registry_append_file(t, -1);
-    }
-
-    if (t->rc == BLOBSTORE_OK) {
-        t->rc = blobstore_upload_commit(t->store, t->name, t->id, t->digest,
-                                        &t->err);
-    }
+    ngx_http_registry_put_work(t);
 
     if (t->rc != BLOBSTORE_OK) {
 
@@ -453,6 +447,7 @@ ngx_http_registry_patch_body(ngx_http_request_t *r)
 
     t->work = ngx_http_registry_append_work;
     t->fd = fd;
+    t->path = ngx_http_registry_body_path(r);
     t->size = len;
     t->offset = ctx->range_start;
 
@@ -563,6 +558,7 @@ ngx_http_registry_put_body(ngx_http_request_t *r)
 
     t->work = ngx_http_registry_put_work;
     t->fd = fd;
+    t->path = ngx_http_registry_body_path(r);
     t->size = len;
     t->digest = ctx->digest;
 
@@ -592,7 +588,8 @@ ngx_http_registry_put_work(ngx_http_registry_task_t *t)
     }
 
     t->rc = blobstore_upload_commit_fd(t->store, t->name, t->id, -1, t->fd,
-                                       t->size, t->digest, &t->err);
+                                       t->path, t->size, t->digest,
+                                       &t->err);
 }
 
 
@@ -828,6 +825,7 @@ ngx_http_registry_append_file(ngx_http_registry_task_t *t, int64_t offset)
         return BLOBSTORE_EIO;
     }
 
-    return blobstore_upload_append_fd(&t->size, t->store, t->name, t->id,
-                                      offset, t->fd, t->size, &t->err);
+    return blobstore_upload_append_file(&t->size, t->store, t->name, t->id,
+                                        offset, t->fd, t->path, t->size,
+                                        &t->err);
 }

@@ -52,6 +52,7 @@ my @LIVE;      # objects whose servers may still run
 #   bare_data => 1      leave the data folder empty (as root, it is
 #                       otherwise given docker/registry/v2 owned by the
 #                       worker user)
+#   workers => n        worker_processes (default 2)
 
 sub new {
     my ($class, %opt) = @_;
@@ -173,7 +174,7 @@ load_module $self->{module};
 daemon off;
 master_process on;
 @{[ $self->user_line ]}
-worker_processes 2;
+worker_processes @{[ $o->{workers} || 2 ]};
 pid $dir/nginx.pid;
 error_log $dir/error.log info;
 @{[ $o->{main} || '' ]}
@@ -838,6 +839,100 @@ sub snapshot_is {
 
     ok(!@diff, $name)
         or diag(join "\n", @diff[0 .. ($#diff > 20 ? 20 : $#diff)]);
+}
+
+
+# store_problems(allow_tmp => 1): every file under v2 that is not a whole
+# published object or an upload session's file: a blob data file whose
+# sha256 is not its folder's name, a link that does not hold its folder's
+# full digest or points to a missing blob or revision, a file of no known
+# kind.  Hidden temporary files (.NAME.tmp-*, .trash-*) are problems too
+# unless allow_tmp (a killed worker cannot remove its own).  Returns the
+# list of problems, each a line of text.
+
+sub store_problems {
+    my ($self, %opt) = @_;
+    my $v2 = $self->v2;
+    my $dig = qr/(sha256|sha512):([0-9a-f]+)/;
+    my (@bad, @files);
+
+    return ("no folder $v2") unless -d $v2;
+
+    File::Find::find({ no_chdir => 1, wanted => sub {
+        return if -d $File::Find::name;
+        push @files, File::Spec->abs2rel($File::Find::name, $v2);
+    } }, $v2);
+
+    my $full = sub {
+        my ($text) = @_;
+        return defined $text && $text =~ /^$dig$/
+            && length($2) == ($1 eq 'sha256' ? 64 : 128);
+    };
+
+    my $blob_ok = sub {
+        my ($d) = @_;
+        my ($alg, $hex) = hex_of($d);
+        return -f "$v2/blobs/$alg/" . substr($hex, 0, 2) . "/$hex/data";
+    };
+
+    for my $rel (sort @files) {
+        my $path = "$v2/$rel";
+        my $name = (split m{/}, $rel)[-1];
+
+        if ($name =~ /^\.(?:.+\.tmp-[0-9a-f]+|trash-[0-9a-f]+)$/
+            || $rel =~ m{/\.trash-[0-9a-f]+/})
+        {
+            push @bad, "temporary file $rel" unless $opt{allow_tmp};
+            next;
+        }
+
+        if ($rel =~ m{^blobs/(sha256|sha512)/([0-9a-f]{2})/([0-9a-f]+)/data$}x)
+        {
+            my ($alg, $pre, $hex) = ($1, $2, $3);
+            my $sha = Digest::SHA->new($alg eq 'sha256' ? 256 : 512);
+            my $got = $sha->addfile($path, 'b')->hexdigest;
+            push @bad, "blob $rel hashes to $got"
+                if $got ne $hex || substr($hex, 0, 2) ne $pre;
+            next;
+        }
+
+        next if $rel =~ m{^repositories/.+?/_uploads/[0-9a-f-]+/
+            (?:data|startedat|heph-state)$}x;
+
+        my $link = read_file($path);
+
+        if ($rel =~ m{^repositories/.+?/(?:_layers|_manifests/revisions
+                |_manifests/tags/[^/]+/index|_referrers/(?:sha256|sha512)
+                /[0-9a-f]+)/(sha256|sha512)/([0-9a-f]+)/link$}x)
+        {
+            if (($link // '') ne "$1:$2") {
+                push @bad, "link $rel holds '" . ($link // 'nothing') . "'";
+            } elsif (!$blob_ok->($link)) {
+                push @bad, "link $rel names a missing blob";
+            }
+            next;
+        }
+
+        if ($rel =~ m{^(repositories/.+?)/_manifests/tags/[^/]+/current/link$}x)
+        {
+            my $repo = $1;
+            if (!$full->($link)) {
+                push @bad, "tag link $rel holds '"
+                    . ($link // 'nothing') . "'";
+            } elsif (!$blob_ok->($link)) {
+                push @bad, "tag link $rel names a missing blob";
+            } else {
+                my ($alg, $hex) = hex_of($link);
+                push @bad, "tag link $rel names a missing revision" unless
+                    -f "$v2/$repo/_manifests/revisions/$alg/$hex/link";
+            }
+            next;
+        }
+
+        push @bad, "unknown file $rel";
+    }
+
+    return @bad;
 }
 
 
