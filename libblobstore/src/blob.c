@@ -5,14 +5,14 @@
 
 
 #include <sys/stat.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "blobstore_int.h"
 
 
+static int blob_linked(blobstore__digest_t *d, blobstore_t *bs,
+    const char *repo, const char *digest, const char *unknown,
+    blobstore_error_t *err);
 static int blob_lookup(int *fd_out, blobstore_info_t *info,
     blobstore_t *bs, const char *repo, const char *digest,
     blobstore_error_t *err);
@@ -70,11 +70,36 @@ blobstore__layer_linked(const blobstore_t *bs, const char *repo,
 }
 
 
+/*
+ * Parses digest into d and checks that the blob is linked in repo;
+ * ENOTFOUND says unknown when it is not.
+ */
+
+static int
+blob_linked(blobstore__digest_t *d, blobstore_t *bs, const char *repo,
+    const char *digest, const char *unknown, blobstore_error_t *err)
+{
+    int  rc;
+
+    rc = blobstore__digest_parse(d, digest, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    rc = blobstore__layer_linked(bs, repo, d, err);
+    if (rc == BLOBSTORE_ENOTFOUND) {
+        return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0, "%s", unknown);
+    }
+
+    return rc;
+}
+
+
 static int
 blob_lookup(int *fd_out, blobstore_info_t *info, blobstore_t *bs,
     const char *repo, const char *digest, blobstore_error_t *err)
 {
-    int                  rc, fd;
+    int                  rc;
     char                 path[BLOBSTORE__PATH_MAX];
     struct stat          st;
     blobstore__digest_t  d;
@@ -86,18 +111,9 @@ blob_lookup(int *fd_out, blobstore_info_t *info, blobstore_t *bs,
         return rc;
     }
 
-    rc = blobstore__digest_parse(&d, digest, err);
+    rc = blob_linked(&d, bs, repo, digest, "blob unknown to repository",
+                     err);
     if (rc != BLOBSTORE_OK) {
-        return rc;
-    }
-
-    rc = blobstore__layer_linked(bs, repo, &d, err);
-    if (rc != BLOBSTORE_OK) {
-        if (rc == BLOBSTORE_ENOTFOUND) {
-            return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
-                                    "blob unknown to repository");
-        }
-
         return rc;
     }
 
@@ -106,37 +122,9 @@ blob_lookup(int *fd_out, blobstore_info_t *info, blobstore_t *bs,
         return rc;
     }
 
-    if (fd_out != NULL) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ENOENT) {
-                return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
-                                        "blob data missing");
-            }
-
-            return blobstore__sys_error(err, errno, "open(\"%s\") failed",
-                                        path);
-        }
-
-        if (fstat(fd, &st) < 0) {
-            rc = blobstore__sys_error(err, errno, "fstat(\"%s\") failed",
-                                      path);
-            close(fd);
-            return rc;
-        }
-
-    } else {
-        fd = -1;
-
-        if (stat(path, &st) < 0) {
-            if (errno == ENOENT) {
-                return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
-                                        "blob data missing");
-            }
-
-            return blobstore__sys_error(err, errno, "stat(\"%s\") failed",
-                                        path);
-        }
+    rc = blobstore__open_stat(fd_out, &st, path, "blob data missing", err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
     }
 
     if (info != NULL) {
@@ -144,10 +132,6 @@ blob_lookup(int *fd_out, blobstore_info_t *info, blobstore_t *bs,
         info->size = (int64_t) st.st_size;
         info->mtime = (int64_t) st.st_mtime;
         memcpy(info->digest, d.full, strlen(d.full) + 1);
-    }
-
-    if (fd_out != NULL) {
-        *fd_out = fd;
     }
 
     return BLOBSTORE_OK;
@@ -228,18 +212,9 @@ blobstore_blob_mount(blobstore_t *bs, const char *repo, const char *digest,
         return rc;
     }
 
-    rc = blobstore__digest_parse(&d, digest, err);
+    rc = blob_linked(&d, bs, from, digest,
+                     "blob unknown to source repository", err);
     if (rc != BLOBSTORE_OK) {
-        return rc;
-    }
-
-    rc = blobstore__layer_linked(bs, from, &d, err);
-    if (rc != BLOBSTORE_OK) {
-        if (rc == BLOBSTORE_ENOTFOUND) {
-            return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
-                                    "blob unknown to source repository");
-        }
-
         return rc;
     }
 

@@ -9,6 +9,8 @@
 
 
 #include <sys/types.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +93,7 @@ void blobstore__hash_buf(blobstore__digest_t *out, int alg,
 int blobstore__mkdir_p(const blobstore_t *bs, const char *path,
     blobstore_error_t *err);
 int blobstore__fsync_dir(const char *path, blobstore_error_t *err);
+int blobstore__write_at(int fd, const void *buf, size_t len, off_t off);
 int blobstore__write_file(const blobstore_t *bs, const char *dir,
     const char *name, const void *data, size_t len, int sync,
     blobstore_error_t *err);
@@ -98,10 +101,16 @@ int blobstore__write_atomic(const blobstore_t *bs, const char *dir,
     const char *name, const void *data, size_t len, blobstore_error_t *err);
 int blobstore__read_small(char *buf, size_t size, size_t *len_out,
     const char *path, blobstore_error_t *err);
+int blobstore__open_stat(int *fd_out, struct stat *st, const char *path,
+    const char *missing, blobstore_error_t *err);
 int blobstore__read_link(blobstore__digest_t *out, const char *path,
     blobstore_error_t *err);
 int blobstore__write_link(const blobstore_t *bs, const char *dir,
     const blobstore__digest_t *d, blobstore_error_t *err);
+int blobstore__open_dir(DIR **out, const char *path,
+    blobstore_error_t *err);
+int blobstore__read_dir(struct dirent **out, DIR *dir, const char *path,
+    blobstore_error_t *err);
 int blobstore__rm_rf(const char *path, blobstore_error_t *err);
 int blobstore__remove_link_dir(const char *dir, blobstore_error_t *err);
 int blobstore__remove_tree(const blobstore_t *bs, const char *path,

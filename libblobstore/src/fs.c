@@ -19,7 +19,6 @@
 
 static int mkdir_one(const blobstore_t *bs, char *path, size_t len,
     blobstore_error_t *err);
-static int write_all(int fd, const void *data, size_t len);
 static int rm_at(int at, const char *name, int depth);
 
 
@@ -119,16 +118,21 @@ blobstore__mkdir_p(const blobstore_t *bs, const char *path,
 }
 
 
-static int
-write_all(int fd, const void *data, size_t len)
+/*
+ * Writes all of buf at off; -1 with errno set on failure, ENOSPC when
+ * nothing more could be written.
+ */
+
+int
+blobstore__write_at(int fd, const void *buf, size_t len, off_t off)
 {
     ssize_t               n;
     const unsigned char  *p;
 
-    p = data;
+    p = buf;
 
     while (len > 0) {
-        n = write(fd, p, len);
+        n = pwrite(fd, p, len, off);
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -144,6 +148,7 @@ write_all(int fd, const void *data, size_t len)
         }
 
         p += n;
+        off += n;
         len -= (size_t) n;
     }
 
@@ -197,7 +202,7 @@ blobstore__write_file(const blobstore_t *bs, const char *dir,
         return blobstore__sys_error(err, errno, "open(\"%s\") failed", tmp);
     }
 
-    if (write_all(fd, data, len) < 0) {
+    if (blobstore__write_at(fd, data, len, 0) < 0) {
         rc = blobstore__sys_error(err, errno, "write(\"%s\") failed", tmp);
         close(fd);
         goto failed;
@@ -286,6 +291,54 @@ blobstore__read_small(char *buf, size_t size, size_t *len_out,
         *len_out = len;
     }
 
+    return BLOBSTORE_OK;
+}
+
+
+/*
+ * Opens path for reading, or only stats it when fd_out is NULL, into
+ * *st; ENOTFOUND says missing when there is no such file.
+ */
+
+int
+blobstore__open_stat(int *fd_out, struct stat *st, const char *path,
+    const char *missing, blobstore_error_t *err)
+{
+    int          fd, rc;
+    const char  *op;
+
+    if (fd_out != NULL) {
+        op = "open";
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = (fd < 0) ? -1 : 0;
+
+    } else {
+        op = "stat";
+        fd = -1;
+        rc = stat(path, st);
+    }
+
+    if (rc < 0) {
+        if (errno == ENOENT) {
+            return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0, "%s",
+                                    missing);
+        }
+
+        return blobstore__sys_error(err, errno, "%s(\"%s\") failed", op,
+                                    path);
+    }
+
+    if (fd_out == NULL) {
+        return BLOBSTORE_OK;
+    }
+
+    if (fstat(fd, st) < 0) {
+        rc = blobstore__sys_error(err, errno, "fstat(\"%s\") failed", path);
+        close(fd);
+        return rc;
+    }
+
+    *fd_out = fd;
     return BLOBSTORE_OK;
 }
 
@@ -395,6 +448,54 @@ rm_at(int at, const char *name, int depth)
     }
 
     return 0;
+}
+
+
+/*
+ * Opens the folder path; *out is NULL, with BLOBSTORE_OK, when there is
+ * no such folder.
+ */
+
+int
+blobstore__open_dir(DIR **out, const char *path, blobstore_error_t *err)
+{
+    *out = opendir(path);
+
+    if (*out == NULL && errno != ENOENT && errno != ENOTDIR) {
+        return blobstore__sys_error(err, errno, "opendir(\"%s\") failed",
+                                    path);
+    }
+
+    return BLOBSTORE_OK;
+}
+
+
+/*
+ * The next entry of dir, opened from path, whose name does not begin
+ * with '.': NULL in *out at the end.
+ */
+
+int
+blobstore__read_dir(struct dirent **out, DIR *dir, const char *path,
+    blobstore_error_t *err)
+{
+    for ( ;; ) {
+        errno = 0;
+        *out = readdir(dir);
+
+        if (*out == NULL) {
+            if (errno != 0) {
+                return blobstore__sys_error(err, errno,
+                                            "readdir(\"%s\") failed", path);
+            }
+
+            return BLOBSTORE_OK;
+        }
+
+        if ((*out)->d_name[0] != '.') {
+            return BLOBSTORE_OK;
+        }
+    }
 }
 
 

@@ -241,20 +241,12 @@ blobstore_tags_list(blobstore_strlist_t *out, blobstore_t *bs,
     }
 
     for ( ;; ) {
-        errno = 0;
-        de = readdir(dir);
-        if (de == NULL) {
-            if (errno != 0) {
-                rc = blobstore__sys_error(err, errno,
-                                          "readdir(\"%s\") failed", path);
-            }
-
+        rc = blobstore__read_dir(&de, dir, path, err);
+        if (rc != BLOBSTORE_OK || de == NULL) {
             break;
         }
 
-        if (de->d_name[0] == '.'
-            || blobstore_tag_valid(de->d_name) != BLOBSTORE_OK)
-        {
+        if (blobstore_tag_valid(de->d_name) != BLOBSTORE_OK) {
             continue;
         }
 

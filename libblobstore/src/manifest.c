@@ -5,9 +5,7 @@
 
 
 #include <sys/stat.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +23,10 @@ static int media_type_is_index(const char *mt);
 static void content_type_strip(char *out, size_t size, const char *ct);
 static int check_descriptor(json_t *desc, blobstore__digest_t *d,
     blobstore_error_t *err);
+static int blob_unknown(int rc, const blobstore__digest_t *d,
+    const char *message, blobstore_error_t *err);
+static int manifest_linked(const blobstore_t *bs, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err);
 static int check_image(blobstore_t *bs, const char *repo, json_t *root,
     blobstore_error_t *err);
 static int check_index(blobstore_t *bs, const char *repo, json_t *root,
@@ -172,6 +174,58 @@ check_descriptor(json_t *desc, blobstore__digest_t *d,
 }
 
 
+/*
+ * rc, but ENOTFOUND becomes EBLOBUNKNOWN with message, and d as the
+ * detail: the client learns which of its descriptors the repository
+ * lacks.
+ */
+
+static int
+blob_unknown(int rc, const blobstore__digest_t *d, const char *message,
+    blobstore_error_t *err)
+{
+    if (rc != BLOBSTORE_ENOTFOUND) {
+        return rc;
+    }
+
+    rc = blobstore__error(err, BLOBSTORE_EBLOBUNKNOWN, 0, "%s", message);
+    if (err != NULL) {
+        memcpy(err->detail, d->full, strlen(d->full) + 1);
+    }
+
+    return rc;
+}
+
+
+/*
+ * BLOBSTORE_OK when the revision link of d in repo names d; ENOTFOUND,
+ * with no message of its own, when there is none.
+ */
+
+static int
+manifest_linked(const blobstore_t *bs, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err)
+{
+    int                  rc;
+    char                 path[BLOBSTORE__PATH_MAX];
+    blobstore__digest_t  link;
+
+    rc = blobstore__path(path, bs, err,
+                         "/repositories/%s/_manifests/revisions/%s/%s/link",
+                         repo, d->alg_name, d->hex);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    rc = blobstore__read_link(&link, path, err);
+    if (rc == BLOBSTORE_OK && strcmp(link.full, d->full) != 0) {
+        return BLOBSTORE_ENOTFOUND;
+    }
+
+    return rc;
+}
+
+
 static int
 check_image(blobstore_t *bs, const char *repo, json_t *root,
     blobstore_error_t *err)
@@ -193,16 +247,7 @@ check_image(blobstore_t *bs, const char *repo, json_t *root,
     }
 
     rc = blobstore__layer_linked(bs, repo, &d, err);
-    if (rc == BLOBSTORE_ENOTFOUND) {
-        rc = blobstore__error(err, BLOBSTORE_EBLOBUNKNOWN, 0,
-                              "config blob unknown to repository");
-        if (err != NULL) {
-            memcpy(err->detail, d.full, strlen(d.full) + 1);
-        }
-
-        return rc;
-    }
-
+    rc = blob_unknown(rc, &d, "config blob unknown to repository", err);
     if (rc != BLOBSTORE_OK) {
         return rc;
     }
@@ -222,16 +267,7 @@ check_image(blobstore_t *bs, const char *repo, json_t *root,
         }
 
         rc = blobstore__layer_linked(bs, repo, &d, err);
-        if (rc == BLOBSTORE_ENOTFOUND) {
-            rc = blobstore__error(err, BLOBSTORE_EBLOBUNKNOWN, 0,
-                                  "layer blob unknown to repository");
-            if (err != NULL) {
-                memcpy(err->detail, d.full, strlen(d.full) + 1);
-            }
-
-            return rc;
-        }
-
+        rc = blob_unknown(rc, &d, "layer blob unknown to repository", err);
         if (rc != BLOBSTORE_OK) {
             return rc;
         }
@@ -246,10 +282,9 @@ check_index(blobstore_t *bs, const char *repo, json_t *root,
     blobstore_error_t *err)
 {
     int                  rc;
-    char                 path[BLOBSTORE__PATH_MAX];
     size_t               i;
     json_t              *manifests;
-    blobstore__digest_t  d, link;
+    blobstore__digest_t  d;
 
     manifests = json_object_get(root, "manifests");
     if (!json_is_array(manifests)) {
@@ -263,28 +298,9 @@ check_index(blobstore_t *bs, const char *repo, json_t *root,
             return rc;
         }
 
-        rc = blobstore__path(path, bs, err,
-                             "/repositories/%s/_manifests/revisions/%s/%s"
-                             "/link", repo, d.alg_name, d.hex);
-        if (rc != BLOBSTORE_OK) {
-            return rc;
-        }
-
-        rc = blobstore__read_link(&link, path, err);
-        if (rc == BLOBSTORE_OK && strcmp(link.full, d.full) != 0) {
-            rc = BLOBSTORE_ENOTFOUND;
-        }
-
-        if (rc == BLOBSTORE_ENOTFOUND) {
-            rc = blobstore__error(err, BLOBSTORE_EBLOBUNKNOWN, 0,
-                                  "child manifest unknown to repository");
-            if (err != NULL) {
-                memcpy(err->detail, d.full, strlen(d.full) + 1);
-            }
-
-            return rc;
-        }
-
+        rc = manifest_linked(bs, repo, &d, err);
+        rc = blob_unknown(rc, &d, "child manifest unknown to repository",
+                          err);
         if (rc != BLOBSTORE_OK) {
             return rc;
         }
@@ -703,24 +719,12 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
     size_t               len;
     json_t              *root;
     struct stat          st;
-    blobstore__digest_t  link;
 
     if (out != NULL) {
         *out = NULL;
     }
 
-    rc = blobstore__path(path, bs, err,
-                         "/repositories/%s/_manifests/revisions/%s/%s/link",
-                         repo, d->alg_name, d->hex);
-    if (rc != BLOBSTORE_OK) {
-        return rc;
-    }
-
-    rc = blobstore__read_link(&link, path, err);
-    if (rc == BLOBSTORE_OK && strcmp(link.full, d->full) != 0) {
-        rc = BLOBSTORE_ENOTFOUND;
-    }
-
+    rc = manifest_linked(bs, repo, d, err);
     if (rc == BLOBSTORE_ENOTFOUND) {
         return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
                                 "manifest unknown");
@@ -735,20 +739,8 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
         return rc;
     }
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
-                                    "manifest data missing");
-        }
-
-        return blobstore__sys_error(err, errno, "open(\"%s\") failed",
-                                    path);
-    }
-
-    if (fstat(fd, &st) < 0) {
-        rc = blobstore__sys_error(err, errno, "fstat(\"%s\") failed", path);
-        close(fd);
+    rc = blobstore__open_stat(&fd, &st, path, "manifest data missing", err);
+    if (rc != BLOBSTORE_OK) {
         return rc;
     }
 
@@ -854,33 +846,18 @@ delete_tags_of(int *matched, blobstore_t *bs, const char *repo,
         return rc;
     }
 
-    dir = opendir(tags);
-    if (dir == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return BLOBSTORE_OK;
-        }
-
-        return blobstore__sys_error(err, errno, "opendir(\"%s\") failed",
-                                    tags);
+    rc = blobstore__open_dir(&dir, tags, err);
+    if (rc != BLOBSTORE_OK || dir == NULL) {
+        return rc;
     }
 
-    rc = BLOBSTORE_OK;
-
     for ( ;; ) {
-        errno = 0;
-        de = readdir(dir);
-        if (de == NULL) {
-            if (errno != 0) {
-                rc = blobstore__sys_error(err, errno,
-                                          "readdir(\"%s\") failed", tags);
-            }
-
+        rc = blobstore__read_dir(&de, dir, tags, err);
+        if (rc != BLOBSTORE_OK || de == NULL) {
             break;
         }
 
-        if (de->d_name[0] == '.'
-            || blobstore_tag_valid(de->d_name) != BLOBSTORE_OK)
-        {
+        if (blobstore_tag_valid(de->d_name) != BLOBSTORE_OK) {
             continue;
         }
 

@@ -4,7 +4,6 @@
  */
 
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,12 +152,7 @@ add_referrer(desc_vec *v, blobstore_t *bs, const char *repo,
     desc = descriptor(root, &info);
     json_decref(root);
 
-    if (desc == NULL) {
-        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
-                                "out of memory");
-    }
-
-    if (artifact_type != NULL && artifact_type[0] != '\0') {
+    if (desc != NULL && artifact_type != NULL && artifact_type[0] != '\0') {
         at = json_object_get(desc, "artifactType");
         if (!json_is_string(at)
             || strcmp(json_string_value(at), artifact_type) != 0)
@@ -168,7 +162,7 @@ add_referrer(desc_vec *v, blobstore_t *bs, const char *repo,
         }
     }
 
-    if (vec_add(v, desc) < 0) {
+    if (desc == NULL || vec_add(v, desc) < 0) {
         json_decref(desc);
         return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
                                 "out of memory");
@@ -193,32 +187,15 @@ scan_alg(desc_vec *v, blobstore_t *bs, const char *repo,
         return BLOBSTORE_OK;
     }
 
-    dir = opendir(path);
-    if (dir == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return BLOBSTORE_OK;
-        }
-
-        return blobstore__sys_error(err, errno, "opendir(\"%s\") failed",
-                                    path);
+    rc = blobstore__open_dir(&dir, path, err);
+    if (rc != BLOBSTORE_OK || dir == NULL) {
+        return rc;
     }
 
-    rc = BLOBSTORE_OK;
-
     for ( ;; ) {
-        errno = 0;
-        de = readdir(dir);
-        if (de == NULL) {
-            if (errno != 0) {
-                rc = blobstore__sys_error(err, errno,
-                                          "readdir(\"%s\") failed", path);
-            }
-
+        rc = blobstore__read_dir(&de, dir, path, err);
+        if (rc != BLOBSTORE_OK || de == NULL) {
             break;
-        }
-
-        if (de->d_name[0] == '.') {
-            continue;
         }
 
         rc = add_referrer(v, bs, repo, alg, de->d_name, artifact_type, err);
@@ -331,29 +308,16 @@ blobstore_referrers(char **json_out, size_t *len_out, blobstore_t *bs,
         return rc;
     }
 
-    dir = opendir(path);
-    if (dir == NULL) {
-        if (errno != ENOENT && errno != ENOTDIR) {
-            return blobstore__sys_error(err, errno,
-                                        "opendir(\"%s\") failed", path);
-        }
+    rc = blobstore__open_dir(&dir, path, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
 
-    } else {
+    if (dir != NULL) {
         for ( ;; ) {
-            errno = 0;
-            de = readdir(dir);
-            if (de == NULL) {
-                if (errno != 0) {
-                    rc = blobstore__sys_error(err, errno,
-                                              "readdir(\"%s\") failed",
-                                              path);
-                }
-
+            rc = blobstore__read_dir(&de, dir, path, err);
+            if (rc != BLOBSTORE_OK || de == NULL) {
                 break;
-            }
-
-            if (de->d_name[0] == '.') {
-                continue;
             }
 
             rc = scan_alg(&v, bs, repo, path, de->d_name, artifact_type,

@@ -52,7 +52,9 @@ static int session_open(upload_session *s, blobstore_t *bs,
 static void session_close(upload_session *s);
 static int data_open(int *fd_out, upload_session *s,
     blobstore_error_t *err);
-static int write_at(int fd, const void *buf, size_t len, off_t off);
+static int session_begin(upload_session *s, int *dfd_out,
+    int64_t *size_out, blobstore_t *bs, const char *repo, const char *uuid,
+    int64_t offset, blobstore_error_t *err);
 static int read_some(int fd, void *buf, size_t len, size_t *got);
 static int append(int64_t *size_out, blobstore_t *bs, const char *repo,
     const char *uuid, int64_t offset, int src_fd, const char *src_path,
@@ -64,6 +66,10 @@ static void flush_behind(blobstore_t *bs, int fd, off_t pos,
     off_t *flushed);
 static int append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h,
     int dfd, int src_fd, const void *data, int64_t len,
+    blobstore_error_t *err);
+static int take_in(int *linked, off_t *pos, blobstore_t *bs,
+    upload_session *s, blobstore__hash_t *h, int dfd, int src_fd,
+    const char *src_path, const void *data, int64_t len,
     blobstore_error_t *err);
 static void session_remove(upload_session *s);
 static int commit(blobstore_t *bs, const char *repo, const char *uuid,
@@ -202,36 +208,45 @@ data_open(int *fd_out, upload_session *s, blobstore_error_t *err)
 }
 
 
+/*
+ * Opens and locks the session, checks that offset (unless -1) is its
+ * size and opens its data file.  *size_out (may be NULL) gets the size
+ * as soon as it is known, even when the offset is wrong.
+ */
+
 static int
-write_at(int fd, const void *buf, size_t len, off_t off)
+session_begin(upload_session *s, int *dfd_out, int64_t *size_out,
+    blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
+    blobstore_error_t *err)
 {
-    ssize_t               n;
-    const unsigned char  *p;
+    int      rc;
+    int64_t  size;
 
-    p = buf;
-
-    while (len > 0) {
-        n = pwrite(fd, p, len, off);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            return -1;
-        }
-
-        if (n == 0) {
-            errno = ENOSPC;
-            return -1;
-        }
-
-        p += n;
-        off += n;
-        len -= (size_t) n;
+    rc = session_open(s, bs, repo, uuid, 1, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
     }
 
-    return 0;
+    size = (int64_t) s->state.offset;
+    if (size_out != NULL) {
+        *size_out = size;
+    }
+
+    if (offset != -1 && offset != size) {
+        session_close(s);
+        return blobstore__error(err, BLOBSTORE_ERANGE, 0,
+                                "upload offset %lld is not the current "
+                                "size %lld", (long long) offset,
+                                (long long) size);
+    }
+
+    rc = data_open(dfd_out, s, err);
+    if (rc != BLOBSTORE_OK) {
+        session_close(s);
+        return rc;
+    }
+
+    return BLOBSTORE_OK;
 }
 
 
@@ -387,7 +402,7 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
     unsigned char  *buf;
 
     if (src_fd < 0) {
-        if (write_at(dfd, data, (size_t) len, *pos) < 0) {
+        if (blobstore__write_at(dfd, data, (size_t) len, *pos) < 0) {
             return blobstore__sys_error(err, errno, "write() failed");
         }
 
@@ -417,7 +432,7 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
         }
 
         if (got > 0) {
-            if (write_at(dfd, buf, got, *pos) < 0) {
+            if (blobstore__write_at(dfd, buf, got, *pos) < 0) {
                 rc = blobstore__sys_error(err, errno, "write() failed");
                 break;
             }
@@ -551,12 +566,44 @@ link_in(blobstore_t *bs, upload_session *s, int src_fd,
 }
 
 
+/*
+ * Adds the source to the session after *pos: linked in whole when the
+ * session is empty and link_in() takes it, else copied into dfd.
+ * *linked tells which; *pos is the session's new size.
+ */
+
+static int
+take_in(int *linked, off_t *pos, blobstore_t *bs, upload_session *s,
+    blobstore__hash_t *h, int dfd, int src_fd, const char *src_path,
+    const void *data, int64_t len, blobstore_error_t *err)
+{
+    int  rc;
+
+    *linked = 0;
+
+    rc = (*pos == 0)
+         ? link_in(bs, s, src_fd, src_path, len, h, err)
+         : UPLOAD_DECLINED;
+
+    if (rc == UPLOAD_DECLINED) {
+        return append_copy(bs, pos, h, dfd, src_fd, data, len, err);
+    }
+
+    if (rc == BLOBSTORE_OK) {
+        *linked = 1;
+        *pos = (off_t) len;
+    }
+
+    return rc;
+}
+
+
 static int
 append(int64_t *size_out, blobstore_t *bs, const char *repo,
     const char *uuid, int64_t offset, int src_fd, const char *src_path,
     const void *data, int64_t len, blobstore_error_t *err)
 {
-    int                rc, dfd;
+    int                rc, dfd, linked;
     off_t              pos, start;
     upload_state       state;
     upload_session     s;
@@ -568,39 +615,23 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
         return blobstore__error(err, BLOBSTORE_EINVAL, 0, "no data");
     }
 
-    rc = session_open(&s, bs, repo, uuid, 1, err);
+    rc = session_begin(&s, &dfd, size_out, bs, repo, uuid, offset, err);
     if (rc != BLOBSTORE_OK) {
         return rc;
     }
 
     start = (off_t) s.state.offset;
-    if (size_out != NULL) {
-        *size_out = (int64_t) start;
-    }
-
-    if (offset != -1 && offset != (int64_t) start) {
-        session_close(&s);
-        return blobstore__error(err, BLOBSTORE_ERANGE, 0,
-                                "upload offset %lld is not the current "
-                                "size %lld", (long long) offset,
-                                (long long) start);
-    }
-
-    rc = data_open(&dfd, &s, err);
-    if (rc != BLOBSTORE_OK) {
-        session_close(&s);
-        return rc;
-    }
-
     h.alg = BLOBSTORE__SHA256;
     h.ctx.sha256 = s.state.ctx;
     pos = start;
 
-    rc = (start == 0)
-         ? link_in(bs, &s, src_fd, src_path, len, &h, err)
-         : UPLOAD_DECLINED;
+    rc = take_in(&linked, &pos, bs, &s, &h, dfd, src_fd, src_path, data,
+                 len, err);
+    if (rc != BLOBSTORE_OK) {
+        goto failed;
+    }
 
-    if (rc == BLOBSTORE_OK) {
+    if (linked) {
 
         /* the linked file replaces the empty data file */
 
@@ -618,14 +649,7 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
             goto failed;
         }
 
-        pos = (off_t) len;
-
-    } else if (rc == UPLOAD_DECLINED) {
-        rc = append_copy(bs, &pos, &h, dfd, src_fd, data, len, err);
-        if (rc != BLOBSTORE_OK) {
-            goto failed;
-        }
-
+    } else {
         if (pos == start) {
             goto done;
         }
@@ -643,9 +667,6 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
                                       s.dir);
             goto failed;
         }
-
-    } else {
-        goto failed;
     }
 
     state = s.state;
@@ -686,14 +707,8 @@ blobstore_upload_append_fd(int64_t *size_out, blobstore_t *bs,
     const char *repo, const char *uuid, int64_t offset, int fd,
     int64_t len, blobstore_error_t *err)
 {
-    if (fd < 0 || len < -1) {
-        blobstore__error_clear(err);
-        return blobstore__error(err, BLOBSTORE_EINVAL, 0,
-                                "invalid source");
-    }
-
-    return append(size_out, bs, repo, uuid, offset, fd, NULL, NULL, len,
-                  err);
+    return blobstore_upload_append_file(size_out, bs, repo, uuid, offset, fd,
+                                        NULL, len, err);
 }
 
 
@@ -794,48 +809,21 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
         return rc;
     }
 
-    rc = session_open(&s, bs, repo, uuid, 1, err);
+    rc = session_begin(&s, &dfd, NULL, bs, repo, uuid, offset, err);
     if (rc != BLOBSTORE_OK) {
         return rc;
     }
 
     start = (off_t) s.state.offset;
-
-    if (offset != -1 && offset != (int64_t) start) {
-        session_close(&s);
-        return blobstore__error(err, BLOBSTORE_ERANGE, 0,
-                                "upload offset %lld is not the current "
-                                "size %lld", (long long) offset,
-                                (long long) start);
-    }
-
-    rc = data_open(&dfd, &s, err);
-    if (rc != BLOBSTORE_OK) {
-        session_close(&s);
-        return rc;
-    }
-
     h.alg = BLOBSTORE__SHA256;
     h.ctx.sha256 = s.state.ctx;
     pos = start;
     linked = 0;
 
     if (src_fd >= 0 && len != 0) {
-        rc = (start == 0)
-             ? link_in(bs, &s, src_fd, src_path, len, &h, err)
-             : UPLOAD_DECLINED;
-
-        if (rc == BLOBSTORE_OK) {
-            linked = 1;
-            pos = (off_t) len;
-
-        } else if (rc == UPLOAD_DECLINED) {
-            rc = append_copy(bs, &pos, &h, dfd, src_fd, NULL, len, err);
-            if (rc != BLOBSTORE_OK) {
-                goto failed;
-            }
-
-        } else {
+        rc = take_in(&linked, &pos, bs, &s, &h, dfd, src_fd, src_path, NULL,
+                     len, err);
+        if (rc != BLOBSTORE_OK) {
             goto failed;
         }
     }

@@ -36,6 +36,12 @@ static void
 ngx_http_registry_map_error(int rc, ngx_uint_t object,
     ngx_http_registry_error_t *e)
 {
+    /* an upload id that cannot be one is an unknown upload */
+
+    if (rc == BLOBSTORE_EINVAL && object == NGX_HTTP_REGISTRY_OBJ_UPLOAD) {
+        rc = BLOBSTORE_ENOTFOUND;
+    }
+
     switch (rc) {
 
     case BLOBSTORE_ENOTFOUND:
@@ -83,12 +89,6 @@ ngx_http_registry_map_error(int rc, ngx_uint_t object,
             ngx_http_registry_set_error(e, NGX_HTTP_BAD_REQUEST,
                                         NGX_LOG_INFO, "MANIFEST_INVALID",
                                         "invalid reference");
-            break;
-
-        case NGX_HTTP_REGISTRY_OBJ_UPLOAD:
-            ngx_http_registry_set_error(e, NGX_HTTP_NOT_FOUND, NGX_LOG_INFO,
-                                        "BLOB_UPLOAD_UNKNOWN",
-                                        "blob upload unknown to registry");
             break;
 
         default: /* NGX_HTTP_REGISTRY_OBJ_NAME */

@@ -822,6 +822,42 @@ ngx_http_registry_header(ngx_http_request_t *r, char *key, u_char *value,
 }
 
 
+/* the first header named key, in any case; a zero hash marks a deleted one */
+
+ngx_table_elt_t *
+ngx_http_registry_find_header(ngx_list_t *headers, char *key)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(key);
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) key, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
 /*
  * Location is pushed as a plain header, not through headers_out.location,
  * so that the header filter leaves it relative.
@@ -1043,9 +1079,6 @@ ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
 static ngx_int_t
 ngx_http_registry_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                     i;
-    ngx_list_part_t               *part;
-    ngx_table_elt_t               *h;
     ngx_http_registry_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
@@ -1054,30 +1087,11 @@ ngx_http_registry_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash != 0
-            && h[i].key.len == sizeof("Docker-Distribution-Api-Version") - 1
-            && ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "Docker-Distribution-Api-Version",
-                               h[i].key.len)
-               == 0)
-        {
-            return ngx_http_next_header_filter(r);
-        }
+    if (ngx_http_registry_find_header(&r->headers_out.headers,
+                                      "Docker-Distribution-Api-Version")
+        != NULL)
+    {
+        return ngx_http_next_header_filter(r);
     }
 
     if (ngx_http_registry_header(r, "Docker-Distribution-Api-Version",

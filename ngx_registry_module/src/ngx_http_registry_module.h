@@ -140,6 +140,8 @@ ngx_int_t ngx_http_registry_arg(ngx_http_request_t *r, char *name,
 char *ngx_http_registry_cstr(ngx_pool_t *pool, u_char *data, size_t len);
 ngx_int_t ngx_http_registry_header(ngx_http_request_t *r, char *key,
     u_char *value, size_t len);
+ngx_table_elt_t *ngx_http_registry_find_header(ngx_list_t *headers,
+    char *key);
 ngx_int_t ngx_http_registry_location(ngx_http_request_t *r, ngx_str_t *name,
     char *kind, u_char *ref);
 ngx_int_t ngx_http_registry_send_empty(ngx_http_request_t *r,

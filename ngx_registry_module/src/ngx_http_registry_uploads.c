@@ -13,6 +13,9 @@
 static ngx_int_t ngx_http_registry_start_task(ngx_http_request_t *r,
     ngx_http_registry_work_pt work, ngx_http_registry_done_pt done,
     ngx_fd_t fd, int64_t len, char *digest, char *from);
+static ngx_http_registry_task_t *ngx_http_registry_body_task(
+    ngx_http_request_t *r, ngx_http_registry_work_pt work,
+    ngx_http_registry_done_pt done, ngx_fd_t fd, int64_t len);
 static void ngx_http_registry_monolithic_body(ngx_http_request_t *r);
 static void ngx_http_registry_start_work(ngx_http_registry_task_t *t);
 static void ngx_http_registry_mount_work(ngx_http_registry_task_t *t);
@@ -45,8 +48,7 @@ static ngx_int_t ngx_http_registry_upload_headers(ngx_http_request_t *r,
 static ngx_int_t ngx_http_registry_content_range(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx);
 static ngx_uint_t ngx_http_registry_id_valid(ngx_str_t *id);
-static int ngx_http_registry_append_file(ngx_http_registry_task_t *t,
-    int64_t offset);
+static int ngx_http_registry_rewind(ngx_http_registry_task_t *t);
 
 
 /*
@@ -148,7 +150,7 @@ ngx_http_registry_start_task(ngx_http_request_t *r,
 {
     ngx_http_registry_task_t  *t;
 
-    t = ngx_http_registry_task_create(r, done);
+    t = ngx_http_registry_body_task(r, work, done, fd, len);
     if (t == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -158,14 +160,33 @@ ngx_http_registry_start_task(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    t->work = work;
-    t->fd = fd;
-    t->path = ngx_http_registry_body_path(r);
-    t->size = len;
     t->digest = digest;
     t->from = from;
 
     return ngx_http_registry_run_task(r, t);
+}
+
+
+/* a task whose source is the request body: its file fd, len bytes */
+
+static ngx_http_registry_task_t *
+ngx_http_registry_body_task(ngx_http_request_t *r,
+    ngx_http_registry_work_pt work, ngx_http_registry_done_pt done,
+    ngx_fd_t fd, int64_t len)
+{
+    ngx_http_registry_task_t  *t;
+
+    t = ngx_http_registry_task_create(r, done);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->work = work;
+    t->fd = fd;
+    t->path = ngx_http_registry_body_path(r);
+    t->size = len;
+
+    return t;
 }
 
 
@@ -439,16 +460,13 @@ ngx_http_registry_patch_body(ngx_http_request_t *r)
         return;
     }
 
-    t = ngx_http_registry_task_create(r, ngx_http_registry_append_done);
+    t = ngx_http_registry_body_task(r, ngx_http_registry_append_work,
+                                    ngx_http_registry_append_done, fd, len);
     if (t == NULL) {
         ngx_http_registry_body_done(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    t->work = ngx_http_registry_append_work;
-    t->fd = fd;
-    t->path = ngx_http_registry_body_path(r);
-    t->size = len;
     t->offset = ctx->range_start;
 
     ngx_http_registry_body_done(r, ngx_http_registry_run_task(r, t));
@@ -464,7 +482,15 @@ ngx_http_registry_append_work(ngx_http_registry_task_t *t)
         return;
     }
 
-    t->rc = ngx_http_registry_append_file(t, t->offset);
+    t->rc = ngx_http_registry_rewind(t);
+
+    if (t->rc != BLOBSTORE_OK) {
+        return;
+    }
+
+    t->rc = blobstore_upload_append_file(&t->size, t->store, t->name, t->id,
+                                         t->offset, t->fd, t->path, t->size,
+                                         &t->err);
 }
 
 
@@ -550,16 +576,13 @@ ngx_http_registry_put_body(ngx_http_request_t *r)
 
     ngx_http_registry_body_file(r, &fd, &len);
 
-    t = ngx_http_registry_task_create(r, ngx_http_registry_committed);
+    t = ngx_http_registry_body_task(r, ngx_http_registry_put_work,
+                                    ngx_http_registry_committed, fd, len);
     if (t == NULL) {
         ngx_http_registry_body_done(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    t->work = ngx_http_registry_put_work;
-    t->fd = fd;
-    t->path = ngx_http_registry_body_path(r);
-    t->size = len;
     t->digest = ctx->digest;
 
     ngx_http_registry_body_done(r, ngx_http_registry_run_task(r, t));
@@ -577,13 +600,9 @@ ngx_http_registry_put_work(ngx_http_registry_task_t *t)
         return;
     }
 
-    if (lseek(t->fd, 0, SEEK_SET) == -1) {
-        t->rc = BLOBSTORE_EIO;
-        t->err.code = BLOBSTORE_EIO;
-        t->err.sys_errno = ngx_errno;
-        ngx_cpystrn((u_char *) t->err.message,
-                    (u_char *) "lseek() of the request body failed",
-                    sizeof(t->err.message));
+    t->rc = ngx_http_registry_rewind(t);
+
+    if (t->rc != BLOBSTORE_OK) {
         return;
     }
 
@@ -706,35 +725,10 @@ ngx_http_registry_content_range(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx)
 {
     u_char           *p, *last, *dash;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *range;
+    ngx_table_elt_t  *range;
 
-    range = NULL;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Content-Range") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Range",
-                               h[i].key.len)
-               == 0)
-        {
-            range = &h[i];
-            break;
-        }
-    }
+    range = ngx_http_registry_find_header(&r->headers_in.headers,
+                                          "Content-Range");
 
     if (range == NULL) {
         return NGX_DECLINED;
@@ -811,21 +805,20 @@ ngx_http_registry_id_valid(ngx_str_t *id)
 }
 
 
-/* runs in a worker thread: the body file from its start */
+/* runs in a worker thread: the body file is read from its start */
 
 static int
-ngx_http_registry_append_file(ngx_http_registry_task_t *t, int64_t offset)
+ngx_http_registry_rewind(ngx_http_registry_task_t *t)
 {
-    if (lseek(t->fd, 0, SEEK_SET) == -1) {
-        t->err.code = BLOBSTORE_EIO;
-        t->err.sys_errno = ngx_errno;
-        ngx_cpystrn((u_char *) t->err.message,
-                    (u_char *) "lseek() of the request body failed",
-                    sizeof(t->err.message));
-        return BLOBSTORE_EIO;
+    if (lseek(t->fd, 0, SEEK_SET) != -1) {
+        return BLOBSTORE_OK;
     }
 
-    return blobstore_upload_append_file(&t->size, t->store, t->name, t->id,
-                                        offset, t->fd, t->path, t->size,
-                                        &t->err);
+    t->err.code = BLOBSTORE_EIO;
+    t->err.sys_errno = ngx_errno;
+    ngx_cpystrn((u_char *) t->err.message,
+                (u_char *) "lseek() of the request body failed",
+                sizeof(t->err.message));
+
+    return BLOBSTORE_EIO;
 }
