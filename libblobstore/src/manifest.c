@@ -206,9 +206,8 @@ static int
 manifest_linked(const blobstore_t *bs, const char *repo,
     const blobstore__digest_t *d, blobstore_error_t *err)
 {
-    int                  rc;
-    char                 path[BLOBSTORE__PATH_MAX];
-    blobstore__digest_t  link;
+    int   rc;
+    char  path[BLOBSTORE__PATH_MAX];
 
     rc = blobstore__path(path, bs, err,
                          "/repositories/%s/_manifests/revisions/%s/%s/link",
@@ -217,12 +216,14 @@ manifest_linked(const blobstore_t *bs, const char *repo,
         return rc;
     }
 
-    rc = blobstore__read_link(&link, path, err);
-    if (rc == BLOBSTORE_OK && strcmp(link.full, d->full) != 0) {
-        return BLOBSTORE_ENOTFOUND;
+    /* published by rename: it is whole if it is there at all */
+
+    if (!blobstore__exists(path)) {
+        return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
+                                "manifest unknown");
     }
 
-    return rc;
+    return BLOBSTORE_OK;
 }
 
 
