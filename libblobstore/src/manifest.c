@@ -5,6 +5,7 @@
 
 
 #include <sys/stat.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,10 @@ static int store_manifest(blobstore_t *bs, const char *repo,
     blobstore_error_t *err);
 static int resolve(blobstore__digest_t *out, blobstore_t *bs,
     const char *repo, const char *reference, blobstore_error_t *err);
+static int scan_media_type(char *out, size_t size, const char *p,
+    const char *end);
+static const char *skip_string(const char *p, const char *end);
+static const char *skip_value(const char *p, const char *end);
 static int read_all(char **out, size_t *len_out, int fd, size_t size,
     blobstore_error_t *err);
 static void info_fill(blobstore_info_t *info, json_t *root);
@@ -634,6 +639,167 @@ resolve(blobstore__digest_t *out, blobstore_t *bs, const char *repo,
 }
 
 
+/*
+ * The top-level mediaType of a stored manifest, found without building
+ * its tree: a GET needs nothing more.  The bytes were checked as JSON when
+ * they were stored, so this only has to walk them.  The last occurrence
+ * wins, as in the parse the PUT was checked with.  Returns 0 when there
+ * is none in plain form (no escapes), and the caller parses then.
+ */
+
+static int
+scan_media_type(char *out, size_t size, const char *p, const char *end)
+{
+    int          found;
+    size_t       len;
+    const char  *key, *key_end, *val;
+
+    found = 0;
+
+    while (p < end && isspace((unsigned char) *p)) {
+        p++;
+    }
+
+    if (p == end || *p++ != '{') {
+        return 0;
+    }
+
+    for ( ;; ) {
+        while (p < end && isspace((unsigned char) *p)) {
+            p++;
+        }
+
+        if (p == end || *p != '"') {
+            return found;
+        }
+
+        key = p + 1;
+        p = skip_string(p, end);
+        if (p == NULL) {
+            return 0;
+        }
+
+        key_end = p - 1;
+
+        while (p < end && isspace((unsigned char) *p)) {
+            p++;
+        }
+
+        if (p == end || *p++ != ':') {
+            return 0;
+        }
+
+        while (p < end && isspace((unsigned char) *p)) {
+            p++;
+        }
+
+        val = p;
+        p = skip_value(p, end);
+        if (p == NULL) {
+            return 0;
+        }
+
+        if (key_end - key == sizeof("mediaType") - 1
+            && memcmp(key, "mediaType", sizeof("mediaType") - 1) == 0)
+        {
+            len = (size_t) (p - val);
+
+            if (len < 2 || *val != '"' || memchr(val, '\\', len) != NULL
+                || len - 2 >= size)
+            {
+                return 0;
+            }
+
+            memcpy(out, val + 1, len - 2);
+            out[len - 2] = '\0';
+            found = 1;
+        }
+
+        while (p < end && isspace((unsigned char) *p)) {
+            p++;
+        }
+
+        if (p == end || *p != ',') {
+            return found;
+        }
+
+        p++;
+    }
+}
+
+
+/* p is at a '"': returns the position after the closing one */
+
+static const char *
+skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            p++;
+
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+static const char *
+skip_value(const char *p, const char *end)
+{
+    int  depth;
+
+    if (p < end && *p == '"') {
+        return skip_string(p, end);
+    }
+
+    depth = 0;
+
+    while (p < end) {
+        switch (*p) {
+
+        case '"':
+            p = skip_string(p, end);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            continue;
+
+        case '{':
+        case '[':
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            if (depth == 0) {
+                return p;
+            }
+
+            if (--depth == 0) {
+                return p + 1;
+            }
+
+            break;
+
+        case ',':
+            if (depth == 0) {
+                return p;
+            }
+
+            break;
+        }
+
+        p++;
+    }
+
+    return (depth == 0) ? p : NULL;
+}
+
+
 static int
 read_all(char **out, size_t *len_out, int fd, size_t size,
     blobstore_error_t *err)
@@ -717,6 +883,7 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
 {
     int                  rc, fd;
     char                 path[BLOBSTORE__PATH_MAX], *buf;
+    char                 mt[BLOBSTORE_MEDIA_TYPE_MAX + 1];
     size_t               len;
     json_t              *root;
     struct stat          st;
@@ -724,6 +891,8 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
     if (out != NULL) {
         *out = NULL;
     }
+
+    mt[0] = '\0';
 
     rc = manifest_linked(bs, repo, d, err);
     if (rc == BLOBSTORE_ENOTFOUND) {
@@ -756,7 +925,12 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
             return rc;
         }
 
-        root = json_loadb(buf, len, 0, NULL);
+        if (out != NULL || info == NULL
+            || !scan_media_type(mt, sizeof(mt), buf, buf + len))
+        {
+            root = json_loadb(buf, len, 0, NULL);
+        }
+
         free(buf);
     }
 
@@ -765,7 +939,13 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
         info->size = (int64_t) st.st_size;
         info->mtime = (int64_t) st.st_mtime;
         memcpy(info->digest, d->full, strlen(d->full) + 1);
-        info_fill(info, root);
+
+        if (root != NULL) {
+            info_fill(info, root);
+
+        } else {
+            memcpy(info->media_type, mt, strlen(mt) + 1);
+        }
     }
 
     if (out != NULL) {

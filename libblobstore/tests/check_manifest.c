@@ -117,6 +117,47 @@ START_TEST(test_manifest_media_types)
 END_TEST
 
 
+/*
+ * GET reads the stored type without a full parse: the top-level field
+ * only, the last one when it repeats (as the parse at PUT time took it),
+ * and an escaped one still comes out right.
+ */
+
+START_TEST(test_manifest_media_type_read_back)
+{
+    char               m[1024];
+    blobstore_info_t    info;
+    blobstore_error_t   err;
+
+    push_blobs();
+
+    snprintf(m, sizeof(m), "{\"mediaType\":\"%s\",\"schemaVersion\":2,"
+             "\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\","
+             "\"size\":1},\"layers\":[{\"mediaType\":\"x/y\",\"digest\":"
+             "\"%s\",\"size\":1}],\"annotations\":{\"k\":\"[{\\\"\"},"
+             "\"mediaType\" : \"%s\" }", FX_DOCKER_MANIFEST, CONFIG_TYPE,
+             config, layer, FX_OCI_MANIFEST);
+    ck_assert_int_eq(put(&info, "twice", FX_OCI_MANIFEST, m, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_manifest_stat(&info, fx.bs, "r", "twice",
+                                             &err),
+                     BLOBSTORE_OK);
+    ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+
+    snprintf(m, sizeof(m), "{\"schemaVersion\":2,\"mediaType\":"
+             "\"application\\/vnd.oci.image.manifest.v1+json\","
+             "\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\","
+             "\"size\":1},\"layers\":[]}", CONFIG_TYPE, config);
+    ck_assert_int_eq(put(&info, "escaped", FX_OCI_MANIFEST, m, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_manifest_stat(&info, fx.bs, "r", "escaped",
+                                             &err),
+                     BLOBSTORE_OK);
+    ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+}
+END_TEST
+
+
 START_TEST(test_manifest_invalid)
 {
     char               *m, big_ref[200];
@@ -450,6 +491,7 @@ manifest_suite(void)
     tc = tcase_create("put");
     tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
     tcase_add_test(tc, test_manifest_media_types);
+    tcase_add_test(tc, test_manifest_media_type_read_back);
     tcase_add_test(tc, test_manifest_invalid);
     tcase_add_test(tc, test_manifest_missing_blob);
     tcase_add_test(tc, test_manifest_digest_reference);
