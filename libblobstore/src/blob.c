@@ -10,6 +10,8 @@
 #include "blobstore_int.h"
 
 
+static int link_present(const blobstore_t *bs, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err);
 static int blob_linked(blobstore__digest_t *d, blobstore_t *bs,
     const char *repo, const char *digest, const char *unknown,
     blobstore_error_t *err);
@@ -39,20 +41,9 @@ blobstore__layer_linked(const blobstore_t *bs, const char *repo,
     int   rc;
     char  path[BLOBSTORE__PATH_MAX];
 
-    rc = blobstore__path(path, bs, err, "/repositories/%s/_layers/%s/%s/link",
-                         repo, d->alg_name, d->hex);
+    rc = link_present(bs, repo, d, err);
     if (rc != BLOBSTORE_OK) {
         return rc;
-    }
-
-    /*
-     * The link is published by rename, so it exists whole or not at all;
-     * its name says what it holds, and reads are on every pull's path.
-     */
-
-    if (!blobstore__exists(path)) {
-        return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
-                                "blob unknown to repository");
     }
 
     rc = blobstore__blob_path(path, bs, d, err);
@@ -63,6 +54,33 @@ blobstore__layer_linked(const blobstore_t *bs, const char *repo,
     if (!blobstore__exists(path)) {
         return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
                                 "blob data missing");
+    }
+
+    return BLOBSTORE_OK;
+}
+
+
+/*
+ * The link is published by rename, so it exists whole or not at all; its
+ * name says what it holds, and this is on every pull's path.
+ */
+
+static int
+link_present(const blobstore_t *bs, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err)
+{
+    int   rc;
+    char  path[BLOBSTORE__PATH_MAX];
+
+    rc = blobstore__path(path, bs, err, "/repositories/%s/_layers/%s/%s/link",
+                         repo, d->alg_name, d->hex);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    if (!blobstore__exists(path)) {
+        return blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
+                                "blob unknown to repository");
     }
 
     return BLOBSTORE_OK;
@@ -110,8 +128,14 @@ blob_lookup(int *fd_out, blobstore_info_t *info, blobstore_t *bs,
         return rc;
     }
 
-    rc = blob_linked(&d, bs, repo, digest, "blob unknown to repository",
-                     err);
+    rc = blobstore__digest_parse(&d, digest, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    /* opening the data tells whether it is there */
+
+    rc = link_present(bs, repo, &d, err);
     if (rc != BLOBSTORE_OK) {
         return rc;
     }
