@@ -22,12 +22,19 @@ is(hdr($r, 'content-type'), 'application/json; charset=utf-8',
     'get base content type');
 is(hdr($r, 'docker-distribution-api-version'), 'registry/2.0',
     'get base api version');
+is(hdr($r, 'x-content-type-options'), 'nosniff', 'get base nosniff');
 
 $r = $t->head('/v2/');
 is($r->{status}, 200, 'head base status');
 is($r->{content} // '', '', 'head base no body');
 is(hdr($r, 'docker-distribution-api-version'), 'registry/2.0',
     'head base api version');
+
+# what clients push is never sniffed into a page (found in review: a
+# manifest could be served as text/html from the UI's origin)
+
+$r = $t->get('/v2/foo/blobs/sha256:' . ('0' x 64));
+is(hdr($r, 'x-content-type-options'), 'nosniff', 'blob error nosniff');
 
 # unknown endpoints
 

@@ -681,6 +681,12 @@ scan_media_type(char *out, size_t size, const char *p, const char *end)
 
         key_end = p - 1;
 
+        /* an escaped key may spell mediaType: only a parse can tell */
+
+        if (memchr(key, '\\', (size_t) (key_end - key)) != NULL) {
+            return 0;
+        }
+
         while (p < end && isspace((unsigned char) *p)) {
             p++;
         }
@@ -926,7 +932,8 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
         }
 
         if (out != NULL || info == NULL
-            || !scan_media_type(mt, sizeof(mt), buf, buf + len))
+            || !scan_media_type(mt, sizeof(mt), buf, buf + len)
+            || !media_type_known(mt))
         {
             root = json_loadb(buf, len, 0, NULL);
         }

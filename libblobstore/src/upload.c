@@ -144,8 +144,14 @@ session_open(upload_session *s, blobstore_t *bs, const char *repo,
         || s->state.ctx_size != sizeof(SHA256_CTX)
         || s->state.offset > INT64_MAX)
     {
-        rc = blobstore__error(err, BLOBSTORE_EIO, 0,
-                              "corrupt upload state in \"%s\"", s->dir);
+        /*
+         * A state cut short by a crash (a file system that does not keep
+         * a renamed file's data with its name): the session is lost, and
+         * the client starts its upload again.
+         */
+
+        rc = blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
+                              "upload state in \"%s\" lost", s->dir);
         goto failed;
     }
 

@@ -154,6 +154,17 @@ START_TEST(test_manifest_media_type_read_back)
                                              &err),
                      BLOBSTORE_OK);
     ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+
+    /* found in review: an escaped key is the same key to the parser */
+    snprintf(m, sizeof(m), "{\"schemaVersion\":2,\"mediaType\":"
+             "\"text/html\",\"manifests\":[],\"x\":\"<script>\","
+             "\"media\\u0054ype\":\"%s\"}", FX_OCI_INDEX);
+    ck_assert_int_eq(put(&info, "html", FX_OCI_INDEX, m, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_manifest_stat(&info, fx.bs, "r", "html",
+                                             &err),
+                     BLOBSTORE_OK);
+    ck_assert_str_eq(info.media_type, FX_OCI_INDEX);
 }
 END_TEST
 

@@ -18,7 +18,7 @@
 /* pages asked of the library while filtering the catalog */
 
 #define NGX_HTTP_REGISTRY_SCAN_PAGE   500
-#define NGX_HTTP_REGISTRY_SCAN_MAX    100000
+#define NGX_HTTP_REGISTRY_SCAN_MAX    20
 
 #define NGX_HTTP_REGISTRY_REALM  "Basic realm=\"Hephaestus registry\""
 
@@ -404,8 +404,14 @@ ngx_http_registry_access_catalog(ngx_http_request_t *r,
         }
     }
 
-    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                  "registry: catalog scan stopped after %ui pages", pages);
+    /*
+     * A user who may see few of many repositories gets them over several
+     * requests: each one reads a bounded number of names, and the Link
+     * header goes on from the last name read, visible or not.
+     */
+
+    out->more = 1;
+    ctx->catalog_next = last;
 
     return BLOBSTORE_OK;
 }

@@ -551,8 +551,9 @@ static ngx_int_t
 ngx_http_registry_send_list(ngx_http_request_t *r, ngx_str_t *name,
     blobstore_strlist_t *list, size_t n)
 {
-    size_t   len, i, ilen;
-    u_char  *body, *p, *link, *item;
+    size_t                    len, i, ilen;
+    u_char                   *body, *p, *link, *item;
+    ngx_http_registry_ctx_t  *ctx;
 
     len = sizeof("{\"name\":\"\",\"tags\":[]}") - 1
           + sizeof("{\"repositories\":[]}") - 1;
@@ -598,8 +599,11 @@ ngx_http_registry_send_list(ngx_http_request_t *r, ngx_str_t *name,
 
     len = p - body;
 
-    if (list->more && list->count > 0) {
-        item = (u_char *) list->items[list->count - 1];
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (list->more && (list->count > 0 || ctx->catalog_next != NULL)) {
+        item = (u_char *) (ctx->catalog_next ? ctx->catalog_next
+                                              : list->items[list->count - 1]);
         ilen = ngx_strlen(item);
 
         link = ngx_pnalloc(r->pool, sizeof("</v2//tags/list?last=&n=>; "

@@ -1089,15 +1089,27 @@ ngx_http_registry_header_filter(ngx_http_request_t *r)
 
     if (ngx_http_registry_find_header(&r->headers_out.headers,
                                       "Docker-Distribution-Api-Version")
-        != NULL)
+        == NULL
+        && ngx_http_registry_header(r, "Docker-Distribution-Api-Version",
+                                    (u_char *) "registry/2.0",
+                                    sizeof("registry/2.0") - 1)
+           != NGX_OK)
     {
-        return ngx_http_next_header_filter(r);
+        return NGX_ERROR;
     }
 
-    if (ngx_http_registry_header(r, "Docker-Distribution-Api-Version",
-                                 (u_char *) "registry/2.0",
-                                 sizeof("registry/2.0") - 1)
-        != NGX_OK)
+    /*
+     * What clients push is served from the UI's origin: a browser must
+     * never take a blob or a manifest for a page.
+     */
+
+    if (ngx_http_registry_find_header(&r->headers_out.headers,
+                                      "X-Content-Type-Options")
+        == NULL
+        && ngx_http_registry_header(r, "X-Content-Type-Options",
+                                    (u_char *) "nosniff",
+                                    sizeof("nosniff") - 1)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

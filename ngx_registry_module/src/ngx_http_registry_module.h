@@ -114,6 +114,7 @@ typedef struct {
     char                       *digest;
     int64_t                     range_start;
     int64_t                     range_end;
+    char                       *catalog_next;
     ngx_http_registry_task_t   *task;
     ngx_str_t                   user;
     ngx_str_t                   groups;
