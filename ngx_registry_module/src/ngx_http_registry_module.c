@@ -678,7 +678,14 @@ ngx_http_registry_read_body(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
+    /*
+     * The spool file keeps its name until the request ends (nginx would
+     * otherwise unlink it at once), so that the library can link it into
+     * an upload; nginx removes the name then.
+     */
+
     r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
     r->request_body_in_clean_file = 1;
     r->request_body_file_log_level = 0;
 
