@@ -29,6 +29,9 @@ static ngx_int_t ngx_http_registry_manifest_delete_done(
 static void ngx_http_registry_tags_work(ngx_http_registry_task_t *t);
 static ngx_int_t ngx_http_registry_tags_done(ngx_http_request_t *r,
     ngx_http_registry_task_t *t);
+static void ngx_http_registry_catalog_work(ngx_http_registry_task_t *t);
+static ngx_int_t ngx_http_registry_catalog_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t);
 static void ngx_http_registry_referrers_work(ngx_http_registry_task_t *t);
 static ngx_int_t ngx_http_registry_referrers_done(ngx_http_request_t *r,
     ngx_http_registry_task_t *t);
@@ -409,12 +412,12 @@ ngx_int_t
 ngx_http_registry_catalog(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf)
 {
-    int                  rc;
-    char                *last;
-    size_t               n;
-    ngx_int_t            sent;
-    blobstore_error_t    err;
-    blobstore_strlist_t  list;
+    int                        rc;
+    char                      *last;
+    size_t                     n;
+    blobstore_error_t          err;
+    blobstore_strlist_t        list;
+    ngx_http_registry_task_t  *t;
 
     rc = ngx_http_registry_paging(r, &n, NGX_HTTP_REGISTRY_LIST_DEFAULT,
                                   &last);
@@ -442,20 +445,47 @@ ngx_http_registry_catalog(ngx_http_request_t *r,
         return ngx_http_registry_send_list(r, NULL, &list, n);
     }
 
-    if (n > 0) {
-        rc = blobstore_catalog(&list, rlcf->store, last, n, &err);
-
-        if (rc != BLOBSTORE_OK) {
-            return ngx_http_registry_storage_error(r,
-                                                   NGX_HTTP_REGISTRY_OBJ_NAME,
-                                                   rc, &err, "catalog",
-                                                   last ? last : "");
-        }
+    if (n == 0) {
+        return ngx_http_registry_send_list(r, NULL, &list, n);
     }
 
-    sent = ngx_http_registry_send_list(r, NULL, &list, n);
+    /* a page reads as many folders as it lists: in the thread pool */
 
-    blobstore_strlist_free(&list);
+    t = ngx_http_registry_list_task(r, ngx_http_registry_catalog_done);
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->work = ngx_http_registry_catalog_work;
+    t->last = last;
+    t->n = n;
+
+    return ngx_http_registry_run_task(r, t);
+}
+
+
+static void
+ngx_http_registry_catalog_work(ngx_http_registry_task_t *t)
+{
+    t->rc = blobstore_catalog(&t->list, t->store, t->last, t->n, &t->err);
+}
+
+
+static ngx_int_t
+ngx_http_registry_catalog_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t)
+{
+    ngx_int_t  sent;
+
+    if (t->rc != BLOBSTORE_OK) {
+        return ngx_http_registry_storage_error(r, NGX_HTTP_REGISTRY_OBJ_NAME,
+                                               t->rc, &t->err, "catalog",
+                                               t->last ? t->last : "");
+    }
+
+    sent = ngx_http_registry_send_list(r, NULL, &t->list, t->n);
+
+    blobstore_strlist_free(&t->list);
 
     return sent;
 }
