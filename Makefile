@@ -20,7 +20,7 @@ LIB_CFLAGS = $(CFLAGS) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror \
              -fPIC -fvisibility=hidden -Ilibblobstore/include \
              -DOPENSSL_API_COMPAT=0x10100000L \
              $(shell pkg-config --cflags jansson 2>/dev/null)
-LIB_LIBS   = -ljansson -lcrypto
+LIB_LIBS   = -ljansson -lcrypto -pthread
 ifeq ($(SANITIZE),1)
 LIB_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 SAN_LDFLAGS = -fsanitize=address,undefined

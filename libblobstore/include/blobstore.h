@@ -48,10 +48,12 @@ extern "C" {
  * repository names, tags, digests and upload ids itself, so nothing a
  * client sends can reach a path outside the root.
  *
- * A handle is read-only after blobstore_open(): one handle may be used
- * from several threads at once.  The library keeps no global state, never
- * logs and never aborts; errors are returned as a negative code, with the
- * details in a caller-supplied blobstore_error_t (which may be NULL).
+ * A handle is read-only after blobstore_open(), but for the list of
+ * repositories it keeps behind a lock of its own (see catalog_ttl): one
+ * handle may be used from several threads at once.  The library keeps no
+ * global state, never logs and never aborts; errors are returned as a
+ * negative code, with the details in a caller-supplied blobstore_error_t
+ * (which may be NULL).
  */
 
 
@@ -100,19 +102,32 @@ typedef struct {
 } blobstore_error_t;
 
 
-#define BLOBSTORE_OPTIONS_VERSION  1
+#define BLOBSTORE_OPTIONS_VERSION  2
 
 /**
- * Options of blobstore_open().  fsync: when non-zero (the default), a
- * blob, manifest, tag or link is flushed to disk, with its folder, before
- * the call that publishes it returns.
+ * Options of blobstore_open().
+ *
+ * fsync: when non-zero (the default), a blob, manifest, tag or link is
+ * flushed to disk, with its folder, before the call that publishes it
+ * returns.
+ *
+ * catalog_ttl (since version 2): seconds for which the handle may serve
+ * blobstore_catalog() from the list of repositories it keeps in memory
+ * (default 10).  A repository made through any handle, in any process,
+ * shows at once; one made or removed behind the library's back (by
+ * registry:2, by hand) shows once the list is that old.  0 reads the
+ * folders on every call.  Version 1 callers get the default.
  */
 typedef struct {
     unsigned int  version;
     int           fsync;
+    unsigned int  catalog_ttl;
 } blobstore_options_t;
 
-#define BLOBSTORE_OPTIONS_INIT  { BLOBSTORE_OPTIONS_VERSION, 1 }
+#define BLOBSTORE_CATALOG_TTL   10
+
+#define BLOBSTORE_OPTIONS_INIT                                               \
+    { BLOBSTORE_OPTIONS_VERSION, 1, BLOBSTORE_CATALOG_TTL }
 
 
 /** Facts about a stored blob or manifest. */
@@ -373,7 +388,10 @@ BLOBSTORE_EXTERN(int) blobstore_tags_list(blobstore_strlist_t *out,
 
 /**
  * Repositories (folders holding _manifests) in byte order, those after
- * last, at most n of them.
+ * last, at most n of them.  Served from the handle's list in memory when
+ * catalog_ttl is not 0 (see blobstore_options_t); the first call, and
+ * the first once the list is catalog_ttl seconds old, read every
+ * repository's folder.
  *
  * @return BLOBSTORE_OK, EIO, ENOMEM
  */

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include <openssl/sha.h>
 #include <jansson.h>
@@ -38,10 +39,28 @@
 #define BLOBSTORE__MT_OCI_INDEX     "application/vnd.oci.image.index.v1+json"
 
 
+/* the catalog kept in memory: catalog.c */
+
+typedef struct {
+    pthread_mutex_t   lock;
+    int               locked;        /* lock was made: ttl_ms > 0 */
+    int               valid;
+    int64_t           ttl_ms;        /* 0: no list is kept */
+    int64_t           built_ms;      /* when the folders were read */
+    char            **names;         /* sorted in byte order */
+    size_t            count;
+    size_t            size;
+    dev_t             journal_dev;
+    ino_t             journal_ino;
+    off_t             journal_read;  /* bytes of the journal taken in */
+} blobstore__catalog_t;
+
+
 struct blobstore_s {
-    char    *root;      /* <root>/docker/registry/v2 */
-    size_t   root_len;
-    int      fsync;
+    char                  *root;      /* <root>/docker/registry/v2 */
+    size_t                 root_len;
+    int                    fsync;
+    blobstore__catalog_t   catalog;
 };
 
 
@@ -127,6 +146,13 @@ int blobstore__layer_linked(const blobstore_t *bs, const char *repo,
 
 /* manifest.c */
 const char *blobstore__manifest_media_type(json_t *root);
+
+int blobstore__catalog_init(blobstore_t *bs, unsigned int ttl);
+void blobstore__catalog_free(blobstore_t *bs);
+void blobstore__catalog_note(const blobstore_t *bs, const char *repo);
+int blobstore__catalog_walk(blobstore_strlist_t *out, blobstore_t *bs,
+    const char *last, size_t n, blobstore_error_t *err);
+int blobstore__repo_exists(const blobstore_t *bs, const char *repo);
 int blobstore__manifest_load(json_t **out, int *fd_out,
     blobstore_info_t *info, const blobstore_t *bs, const char *repo,
     const blobstore__digest_t *d, blobstore_error_t *err);

@@ -518,6 +518,25 @@ cat_is_repo(cat_ctx *ctx, size_t len)
 }
 
 
+/* Whether repo, a valid name, holds _manifests. */
+
+int
+blobstore__repo_exists(const blobstore_t *bs, const char *repo)
+{
+    char         path[BLOBSTORE__PATH_MAX];
+    struct stat  st;
+
+    if (blobstore__path(path, bs, NULL, "/repositories/%s/_manifests", repo)
+        != BLOBSTORE_OK
+        || lstat(path, &st) < 0)
+    {
+        return 0;
+    }
+
+    return S_ISDIR(st.st_mode);
+}
+
+
 /*
  * Adds rel[0..len) to the page, or notes that there is more once the
  * page is full.
@@ -717,8 +736,14 @@ cat_folder(cat_ctx *ctx, size_t rel_len, const char *names, size_t count,
 }
 
 
-BLOBSTORE_EXTERN(int)
-blobstore_catalog(blobstore_strlist_t *out, blobstore_t *bs,
+/*
+ * Reads the repositories after last from the folders, at most n of
+ * them: the catalog when no list is kept in memory, and how that list is
+ * made.
+ */
+
+int
+blobstore__catalog_walk(blobstore_strlist_t *out, blobstore_t *bs,
     const char *last, size_t n, blobstore_error_t *err)
 {
     int         rc;

@@ -428,7 +428,7 @@ store_manifest(blobstore_t *bs, const char *repo, const char *tag,
     const blobstore__digest_t *d, const blobstore__digest_t *subject,
     const void *data, size_t len, blobstore_error_t *err)
 {
-    int   rc;
+    int   rc, created;
     char  path[BLOBSTORE__PATH_MAX];
 
     rc = blobstore__blob_path(path, bs, d, err);
@@ -449,6 +449,10 @@ store_manifest(blobstore_t *bs, const char *repo, const char *tag,
         }
     }
 
+    /* a repository is born with its first manifest: see catalog.c */
+
+    created = !blobstore__repo_exists(bs, repo);
+
     rc = blobstore__path(path, bs, err,
                          "/repositories/%s/_manifests/revisions/%s/%s",
                          repo, d->alg_name, d->hex);
@@ -459,6 +463,10 @@ store_manifest(blobstore_t *bs, const char *repo, const char *tag,
     rc = blobstore__write_link(bs, path, d, err);
     if (rc != BLOBSTORE_OK) {
         return rc;
+    }
+
+    if (created) {
+        blobstore__catalog_note(bs, repo);
     }
 
     if (subject->full[0] != '\0') {

@@ -23,11 +23,14 @@ blobstore_open(blobstore_t **out, const char *root,
 {
     size_t        len;
     blobstore_t  *bs;
+    unsigned int  ttl;
 
     blobstore__error_clear(err);
     *out = NULL;
 
-    if (opts != NULL && opts->version != BLOBSTORE_OPTIONS_VERSION) {
+    if (opts != NULL
+        && opts->version != 1 && opts->version != BLOBSTORE_OPTIONS_VERSION)
+    {
         return blobstore__error(err, BLOBSTORE_EINVAL, 0,
                                 "unknown options version %u",
                                 opts->version);
@@ -70,6 +73,16 @@ blobstore_open(blobstore_t **out, const char *root,
         bs->root_len--;
     }
 
+    ttl = (opts == NULL || opts->version < 2) ? BLOBSTORE_CATALOG_TTL
+                                               : opts->catalog_ttl;
+
+    if (blobstore__catalog_init(bs, ttl) != BLOBSTORE_OK) {
+        free(bs->root);
+        free(bs);
+        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                "out of memory");
+    }
+
     *out = bs;
     return BLOBSTORE_OK;
 }
@@ -82,6 +95,7 @@ blobstore_close(blobstore_t *bs)
         return;
     }
 
+    blobstore__catalog_free(bs);
     free(bs->root);
     free(bs);
 }

@@ -22,6 +22,10 @@ static void check_page(const char **names, size_t count, const char *last,
     size_t n);
 static int cmp_name(const void *a, const void *b);
 static int in_list(char **list, size_t count, const char *name);
+static void reopen(unsigned int ttl);
+static blobstore_t *open_more(unsigned int ttl);
+static int listed(blobstore_t *bs, const char *name);
+static void append_journal(const char *text);
 
 
 static char  digest[80];
@@ -89,6 +93,72 @@ make_repo_dirs(const char *repo)
 
     snprintf(rel, sizeof(rel), "%s/_manifests", repo);
     make_dirs(rel);
+}
+
+
+/*
+ * The catalog tests run twice (_i): reading the folders on every call,
+ * then from the list kept in memory.
+ */
+
+static void
+reopen(unsigned int ttl)
+{
+    blobstore_close(fx.bs);
+    fx.bs = open_more(ttl);
+}
+
+
+static blobstore_t *
+open_more(unsigned int ttl)
+{
+    blobstore_t          *bs;
+    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
+
+    opts.fsync = 0;
+    opts.catalog_ttl = ttl;
+    ck_assert_int_eq(blobstore_open(&bs, fx.dir, &opts, NULL),
+                     BLOBSTORE_OK);
+
+    return bs;
+}
+
+
+static int
+listed(blobstore_t *bs, const char *name)
+{
+    int                  found;
+    size_t               i;
+    blobstore_error_t    err;
+    blobstore_strlist_t  list;
+
+    ck_assert_int_eq(blobstore_catalog(&list, bs, NULL, SIZE_MAX, &err),
+                     BLOBSTORE_OK);
+
+    found = 0;
+    for (i = 0; i < list.count; i++) {
+        if (strcmp(list.items[i], name) == 0) {
+            found = 1;
+        }
+    }
+
+    blobstore_strlist_free(&list);
+    return found;
+}
+
+
+static void
+append_journal(const char *text)
+{
+    char   path[4096];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/docker/registry/v2/heph-repositories",
+             fx.dir);
+    f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
 }
 
 
@@ -222,6 +292,8 @@ START_TEST(test_list_catalog_nested)
     blobstore_error_t    err;
     blobstore_strlist_t  list;
 
+    reopen(_i == 0 ? 0 : 3600);
+
     tag("a/b", "x");
     tag("a", "x");
     tag("a/b/c", "x");
@@ -261,6 +333,8 @@ START_TEST(test_list_catalog_empty)
     blobstore_error_t    err;
     blobstore_strlist_t  list;
 
+    reopen(_i == 0 ? 0 : 3600);
+
     ck_assert_int_eq(blobstore_catalog(&list, fx.bs, NULL, 100, &err),
                      BLOBSTORE_OK);
     ck_assert_uint_eq(list.count, 0);
@@ -281,6 +355,8 @@ START_TEST(test_list_catalog_many)
     char                 name[64];
     blobstore_error_t    err;
     blobstore_strlist_t  list;
+
+    reopen(_i == 0 ? 0 : 3600);
 
     for (i = 0; i < 2000; i++) {
         snprintf(name, sizeof(name), "org%d/repo%d", i % 20, i);
@@ -321,6 +397,8 @@ START_TEST(test_list_catalog_order)
     const size_t         ns[] = { 0, 1, 2, 3, SIZE_MAX };
     blobstore_error_t    err;
     blobstore_strlist_t  list;
+
+    reopen(_i == 0 ? 0 : 3600);
 
     count = sizeof(order_names) / sizeof(order_names[0]);
 
@@ -415,6 +493,8 @@ START_TEST(test_list_catalog_random)
     const char    *parts[] = { "a", "b", "a-b", "a.b", "a_b", "a__b", "ab",
                                "a0", "0" };
 
+    reopen(_i == 0 ? 0 : 3600);
+
     seed = 20240601;
     count = 0;
     nfolders = 0;
@@ -483,6 +563,95 @@ START_TEST(test_list_catalog_random)
 END_TEST
 
 
+/*
+ * A repository made through one handle shows at once in the list that
+ * another handle keeps; one made behind the library's back shows when
+ * the list is catalog_ttl old, as does one removed.
+ */
+
+START_TEST(test_list_catalog_journal)
+{
+    char          m[80], path[4096], text[4200];
+    size_t        len;
+    blobstore_t  *other, *mine;
+
+    other = open_more(3600);
+    mine = fx.bs;
+
+    ck_assert_int_eq(listed(other, "new/repo"), 0);
+
+    tag("new/repo", "v1");
+    ck_assert_int_eq(listed(other, "new/repo"), 1);
+
+    /* a second manifest adds no line */
+
+    tag("new/repo", "v2");
+    fx_push_image(m, "other", "v1", "layer", NULL, NULL);
+    len = fx_read(text, sizeof(text), "heph-repositories");
+    text[len] = '\0';
+    ck_assert_str_eq(text, "\nnew/repo\n\nother\n");
+    ck_assert_int_eq(listed(other, "other"), 1);
+
+    make_repo_dirs("by/hand");
+    ck_assert_int_eq(listed(other, "by/hand"), 0);
+
+    fx.bs = open_more(1);
+    ck_assert_int_eq(listed(fx.bs, "by/hand"), 1);
+    ck_assert_int_eq(listed(fx.bs, "new/repo"), 1);
+
+    snprintf(path, sizeof(path),
+             "%s/docker/registry/v2/repositories/other/_manifests", fx.dir);
+    snprintf(text, sizeof(text), "rm -rf '%s'", path);
+    ck_assert_int_eq(system(text), 0);
+    ck_assert_int_eq(listed(fx.bs, "other"), 1);
+
+    sleep(2);
+    ck_assert_int_eq(listed(fx.bs, "other"), 0);
+    ck_assert_int_eq(listed(fx.bs, "by/hand"), 1);
+
+    blobstore_close(fx.bs);
+    blobstore_close(other);
+    fx.bs = mine;
+}
+END_TEST
+
+
+/*
+ * Lines of the journal that name no repository here, torn or made up,
+ * are skipped, and a name written after a torn line is still read.
+ */
+
+START_TEST(test_list_catalog_journal_junk)
+{
+    blobstore_t          *other;
+    blobstore_error_t     err;
+    blobstore_strlist_t   list;
+
+    other = open_more(3600);
+    tag("first", "v1");
+    ck_assert_int_eq(listed(other, "first"), 1);
+
+    make_repo_dirs("sneaky");
+    append_journal("\nno/such/repo\n\n../../etc\n\nBAD\n\nsneak");
+    tag("second", "v1");
+
+    ck_assert_int_eq(blobstore_catalog(&list, other, NULL, 10, &err),
+                     BLOBSTORE_OK);
+    ck_assert_uint_eq(list.count, 2);
+    ck_assert_str_eq(list.items[0], "first");
+    ck_assert_str_eq(list.items[1], "second");
+    blobstore_strlist_free(&list);
+
+    /* a line naming a real repository counts, whoever wrote it */
+
+    append_journal("\nsneaky\n");
+    ck_assert_int_eq(listed(other, "sneaky"), 1);
+
+    blobstore_close(other);
+}
+END_TEST
+
+
 Suite *
 list_suite(void)
 {
@@ -500,11 +669,17 @@ list_suite(void)
     tc = tcase_create("catalog");
     tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_list_catalog_nested);
-    tcase_add_test(tc, test_list_catalog_empty);
-    tcase_add_test(tc, test_list_catalog_order);
-    tcase_add_test(tc, test_list_catalog_random);
-    tcase_add_test(tc, test_list_catalog_many);
+    tcase_add_loop_test(tc, test_list_catalog_nested, 0, 2);
+    tcase_add_loop_test(tc, test_list_catalog_empty, 0, 2);
+    tcase_add_loop_test(tc, test_list_catalog_order, 0, 2);
+    tcase_add_loop_test(tc, test_list_catalog_random, 0, 2);
+    tcase_add_loop_test(tc, test_list_catalog_many, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("catalog list in memory");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_add_test(tc, test_list_catalog_journal);
+    tcase_add_test(tc, test_list_catalog_journal_junk);
     suite_add_tcase(s, tc);
 
     return s;

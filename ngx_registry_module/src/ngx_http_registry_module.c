@@ -110,6 +110,13 @@ static ngx_command_t  ngx_http_registry_commands[] = {
       offsetof(ngx_http_registry_loc_conf_t, sync),
       NULL },
 
+    { ngx_string("registry_catalog_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_registry_loc_conf_t, catalog_cache),
+      NULL },
+
     { ngx_string("registry_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -1184,6 +1191,7 @@ ngx_http_registry_create_loc_conf(ngx_conf_t *cf)
     conf->enable = NGX_CONF_UNSET;
     conf->delete = NGX_CONF_UNSET;
     conf->sync = NGX_CONF_UNSET;
+    conf->catalog_cache = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -1203,6 +1211,8 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->delete, prev->delete, 0);
     ngx_conf_merge_value(conf->sync, prev->sync, 1);
+    ngx_conf_merge_sec_value(conf->catalog_cache, prev->catalog_cache,
+                             BLOBSTORE_CATALOG_TTL);
     ngx_conf_merge_str_value(conf->root, prev->root, "");
     ngx_conf_merge_str_value(conf->thread_pool_name,
                              prev->thread_pool_name, "default");
@@ -1242,6 +1252,7 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (prev->store
         && prev->sync == conf->sync
+        && prev->catalog_cache == conf->catalog_cache
         && prev->root.len == conf->root.len
         && ngx_strncmp(prev->root.data, conf->root.data, conf->root.len) == 0)
     {
@@ -1250,6 +1261,7 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     opts.fsync = conf->sync ? 1 : 0;
+    opts.catalog_ttl = (unsigned int) conf->catalog_cache;
 
     rc = blobstore_open(&conf->store, (char *) conf->root.data, &opts, &err);
 

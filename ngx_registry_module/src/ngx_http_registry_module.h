@@ -53,6 +53,7 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  delete;
     ngx_flag_t                  sync;
+    time_t                      catalog_cache;
     ngx_str_t                   root;
     ngx_str_t                   thread_pool_name;
     ngx_http_complex_value_t   *user;

@@ -899,6 +899,17 @@ sub store_problems {
         next if $rel =~ m{^repositories/.+?/_uploads/[0-9a-f-]+/
             (?:data|startedat|heph-state)$}x;
 
+        # the journal of new repositories: each line a repository here
+        if ($rel eq 'heph-repositories') {
+            for my $line (split /\n/, read_file($path) // '') {
+                next if $line eq '';
+                push @bad, "heph-repositories names '$line'"
+                    unless $line =~ m{^[a-z0-9][a-z0-9._/-]*$}
+                    && -d "$v2/repositories/$line/_manifests";
+            }
+            next;
+        }
+
         my $link = read_file($path);
 
         if ($rel =~ m{^repositories/.+?/(?:_layers|_manifests/revisions
