@@ -60,6 +60,8 @@ struct blobstore_s {
     char                  *root;      /* <root>/docker/registry/v2 */
     size_t                 root_len;
     int                    fsync;
+    int                    boot_known;
+    unsigned char          boot[16];  /* the running kernel's boot id */
     blobstore__catalog_t   catalog;
 };
 
@@ -104,6 +106,8 @@ void blobstore__hash_update(blobstore__hash_t *h, const void *data,
 void blobstore__hash_final(blobstore__digest_t *out,
     const blobstore__hash_t *h);
 int blobstore__hash_fd(blobstore__digest_t *out, int alg, int fd,
+    int64_t len, blobstore_error_t *err);
+int blobstore__hash_fd_ctx(blobstore__hash_t *h, int alg, int fd,
     int64_t len, blobstore_error_t *err);
 void blobstore__hash_buf(blobstore__digest_t *out, int alg,
     const void *data, size_t len);

@@ -110,11 +110,29 @@ blobstore__hash_fd(blobstore__digest_t *out, int alg, int fd, int64_t len,
     blobstore_error_t *err)
 {
     int                rc;
-    off_t              pos;
-    size_t             want;
-    ssize_t            n;
-    unsigned char     *buf;
     blobstore__hash_t  h;
+
+    rc = blobstore__hash_fd_ctx(&h, alg, fd, len, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    blobstore__hash_final(out, &h);
+    return BLOBSTORE_OK;
+}
+
+
+/* The same, leaving the context open in *h. */
+
+int
+blobstore__hash_fd_ctx(blobstore__hash_t *h, int alg, int fd, int64_t len,
+    blobstore_error_t *err)
+{
+    int             rc;
+    off_t           pos;
+    size_t          want;
+    ssize_t         n;
+    unsigned char  *buf;
 
     buf = malloc(HASH_BUF_SIZE);
     if (buf == NULL) {
@@ -122,7 +140,7 @@ blobstore__hash_fd(blobstore__digest_t *out, int alg, int fd, int64_t len,
                                 "out of memory");
     }
 
-    blobstore__hash_init(&h, alg);
+    blobstore__hash_init(h, alg);
     pos = 0;
     rc = BLOBSTORE_OK;
 
@@ -153,11 +171,9 @@ blobstore__hash_fd(blobstore__digest_t *out, int alg, int fd, int64_t len,
             break;
         }
 
-        blobstore__hash_update(&h, buf, (size_t) n);
+        blobstore__hash_update(h, buf, (size_t) n);
         pos += n;
     }
-
-    blobstore__hash_final(out, &h);
 
 cleanup:
 

@@ -5,16 +5,19 @@
 
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blobstore_int.h"
 
 
 static void error_vset(blobstore_error_t *err, int code, int sys_errno,
     const char *fmt, va_list ap);
+static int read_boot_id(unsigned char *boot);
 
 
 BLOBSTORE_EXTERN(int)
@@ -73,6 +76,8 @@ blobstore_open(blobstore_t **out, const char *root,
         bs->root_len--;
     }
 
+    bs->boot_known = read_boot_id(bs->boot);
+
     ttl = (opts == NULL || opts->version < 2) ? BLOBSTORE_CATALOG_TTL
                                                : opts->catalog_ttl;
 
@@ -85,6 +90,54 @@ blobstore_open(blobstore_t **out, const char *root,
 
     *out = bs;
     return BLOBSTORE_OK;
+}
+
+
+/*
+ * The kernel's id for this boot (Linux): upload data that was not flushed
+ * is trusted only within the boot that wrote it, see upload.c.  Without
+ * one every append is flushed.
+ */
+
+static int
+read_boot_id(unsigned char *boot)
+{
+    int      fd, v;
+    char     text[64];
+    size_t   i, k;
+    ssize_t  n;
+
+    fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+
+    n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+
+    if (n <= 0) {
+        return 0;
+    }
+
+    memset(boot, 0, 16);
+    k = 0;
+
+    for (i = 0; i < (size_t) n && k < 32; i++) {
+        if (text[i] >= '0' && text[i] <= '9') {
+            v = text[i] - '0';
+
+        } else if (text[i] >= 'a' && text[i] <= 'f') {
+            v = text[i] - 'a' + 10;
+
+        } else {
+            continue;
+        }
+
+        boot[k / 2] |= (unsigned char) ((k % 2) ? v : v << 4);
+        k++;
+    }
+
+    return k == 32;
 }
 
 

@@ -21,7 +21,9 @@
 #define UPLOAD_FLUSH_SIZE   (8 * 1024 * 1024)
 #define UPLOAD_LINK_NAME    ".data-link"
 #define UPLOAD_DECLINED     1
-#define UPLOAD_STATE_MAGIC  "HEPHUP01"
+#define UPLOAD_STATE_MAGIC  "HEPHUP02"
+#define UPLOAD_STATE_OLD    "HEPHUP01"
+#define UPLOAD_UNFLUSHED    0x1
 
 
 /*
@@ -29,15 +31,27 @@
  * session holds and the SHA-256 context after hashing them.  It is
  * replaced atomically after each append and is the truth: data bytes
  * beyond offset are left over from a failed or interrupted append.
+ *
+ * Appends do not wait for their data to reach the disk (the commit
+ * does, before the blob is published): they start the writing and mark
+ * the state UNFLUSHED with the kernel's boot id.  A process that dies
+ * loses nothing the kernel holds; a machine that stops may lose data
+ * the state counts, so a state marked in another boot is not trusted:
+ * the session is hashed again from what its data file holds (see
+ * session_rehash()).  Where the boot id is unknown, every append flushes
+ * as before.  Version 1 states (without boot) were always flushed.
  */
 
 typedef struct {
-    char        magic[8];
-    uint64_t    offset;
-    uint32_t    ctx_size;
-    uint32_t    reserved;
-    SHA256_CTX  ctx;
+    char           magic[8];
+    uint64_t       offset;
+    uint32_t       ctx_size;
+    uint32_t       flags;
+    SHA256_CTX     ctx;
+    unsigned char  boot[16];
 } upload_state;
+
+#define UPLOAD_STATE_V1_SIZE  offsetof(upload_state, boot)
 
 
 typedef struct {
@@ -50,6 +64,11 @@ typedef struct {
 static int session_open(upload_session *s, blobstore_t *bs,
     const char *repo, const char *uuid, int lock, blobstore_error_t *err);
 static void session_close(upload_session *s);
+static int session_suspect(blobstore_t *bs, upload_session *s);
+static int session_rehash(blobstore_t *bs, upload_session *s,
+    blobstore_error_t *err);
+static int64_t session_trusted_size(upload_session *s);
+static void state_mark(blobstore_t *bs, upload_state *state, int flushed);
 static int data_open(int *fd_out, upload_session *s,
     blobstore_error_t *err);
 static int session_begin(upload_session *s, int *dfd_out,
@@ -133,11 +152,21 @@ session_open(upload_session *s, blobstore_t *bs, const char *repo,
         goto failed;
     }
 
+    memset(&s->state, 0, sizeof(upload_state));
+
     do {
         n = pread(fd, &s->state, sizeof(upload_state), 0);
     } while (n < 0 && errno == EINTR);
 
     close(fd);
+
+    if (n == (ssize_t) UPLOAD_STATE_V1_SIZE
+        && memcmp(s->state.magic, UPLOAD_STATE_OLD, 8) == 0)
+    {
+        memcpy(s->state.magic, UPLOAD_STATE_MAGIC, 8);
+        s->state.flags = 0;
+        n = sizeof(upload_state);
+    }
 
     if (n != (ssize_t) sizeof(upload_state)
         || memcmp(s->state.magic, UPLOAD_STATE_MAGIC, 8) != 0
@@ -153,6 +182,13 @@ session_open(upload_session *s, blobstore_t *bs, const char *repo,
         rc = blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
                               "upload state in \"%s\" lost", s->dir);
         goto failed;
+    }
+
+    if (lock && session_suspect(bs, s)) {
+        rc = session_rehash(bs, s, err);
+        if (rc != BLOBSTORE_OK) {
+            goto failed;
+        }
     }
 
     return BLOBSTORE_OK;
@@ -171,6 +207,107 @@ session_close(upload_session *s)
         close(s->dirfd);
         s->dirfd = -1;
     }
+}
+
+
+/* Whether the state counts data written, unflushed, in another boot. */
+
+static int
+session_suspect(blobstore_t *bs, upload_session *s)
+{
+    return (s->state.flags & UPLOAD_UNFLUSHED)
+           && (!bs->boot_known || memcmp(s->state.boot, bs->boot, 16) != 0);
+}
+
+
+/*
+ * The size a suspect session can claim without reading it: the bytes its
+ * data file still holds, at most what the state counts.
+ */
+
+static int64_t
+session_trusted_size(upload_session *s)
+{
+    struct stat  st;
+
+    if (fstatat(s->dirfd, "data", &st, 0) < 0) {
+        return 0;
+    }
+
+    return ((uint64_t) st.st_size < s->state.offset) ? (int64_t) st.st_size
+                                                     : (int64_t) s->state.offset;
+}
+
+
+/*
+ * Makes the state what the data file holds now, after a machine stop:
+ * its bytes, up to what the state counted, are hashed again.  They were
+ * read back from the disk, so the new state needs no mark.  The client
+ * learns the size from the next answer; a digest that no longer matches
+ * fails the commit, so nothing lost is ever published.
+ */
+
+static int
+session_rehash(blobstore_t *bs, upload_session *s, blobstore_error_t *err)
+{
+    int                rc, fd;
+    int64_t            size;
+    upload_state       state;
+    blobstore__hash_t  h;
+
+    size = session_trusted_size(s);
+
+    fd = openat(s->dirfd, "data", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return blobstore__sys_error(err, errno, "open(\"%s/data\") failed",
+                                    s->dir);
+    }
+
+    if (ftruncate(fd, (off_t) size) < 0) {
+        rc = blobstore__sys_error(err, errno,
+                                  "ftruncate(\"%s/data\") failed", s->dir);
+        close(fd);
+        return rc;
+    }
+
+    rc = blobstore__hash_fd_ctx(&h, BLOBSTORE__SHA256, fd, size, err);
+    close(fd);
+
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    state = s->state;
+    state.offset = (uint64_t) size;
+    state.ctx = h.ctx.sha256;
+    state.flags = 0;
+    memset(state.boot, 0, sizeof(state.boot));
+
+    rc = blobstore__write_file(bs, s->dir, BLOBSTORE__STATE_NAME, &state,
+                               sizeof(upload_state), 0, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    s->state = state;
+    return BLOBSTORE_OK;
+}
+
+
+/*
+ * Marks a state whose new bytes were (flushed) or were not flushed; a
+ * mark of unflushed bytes stays until the commit.
+ */
+
+static void
+state_mark(blobstore_t *bs, upload_state *state, int flushed)
+{
+    if (flushed || !bs->boot_known) {
+        return;
+    }
+
+    state->flags |= UPLOAD_UNFLUSHED;
+    memcpy(state->boot, bs->boot, sizeof(state->boot));
 }
 
 
@@ -391,7 +528,8 @@ blobstore_upload_status(int64_t *size_out, blobstore_t *bs,
         return rc;
     }
 
-    *size_out = (int64_t) s.state.offset;
+    *size_out = session_suspect(bs, &s) ? session_trusted_size(&s)
+                                        : (int64_t) s.state.offset;
     session_close(&s);
 
     return BLOBSTORE_OK;
@@ -609,7 +747,7 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
     const char *uuid, int64_t offset, int src_fd, const char *src_path,
     const void *data, int64_t len, blobstore_error_t *err)
 {
-    int                rc, dfd, linked;
+    int                rc, dfd, linked, flushed;
     off_t              pos, start;
     upload_state       state;
     upload_session     s;
@@ -637,15 +775,21 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
         goto failed;
     }
 
+    flushed = !bs->boot_known;
+
     if (linked) {
 
         /* the linked file replaces the empty data file */
 
-        if (bs->fsync && fdatasync(src_fd) < 0) {
+        if (bs->fsync && flushed && fdatasync(src_fd) < 0) {
             rc = blobstore__sys_error(err, errno, "fdatasync(\"%s\") "
                                       "failed", src_path);
             (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
             goto failed;
+        }
+
+        if (bs->fsync && !flushed) {
+            (void) sync_file_range(src_fd, 0, pos, SYNC_FILE_RANGE_WRITE);
         }
 
         if (renameat(s.dirfd, UPLOAD_LINK_NAME, s.dirfd, "data") < 0) {
@@ -661,23 +805,31 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
         }
 
         /*
-         * The bytes must be on disk before the state says they are: the
-         * state's hash is what the commit checks.  The state itself need
-         * not be flushed: a state lost in a crash is an older, shorter
-         * one, and the bytes past it are cut by the next append.
+         * Without a boot id the bytes must be on disk before the state
+         * says they are: the state's hash is what the commit checks.
+         * With one the state is marked instead (see upload_state).  The
+         * state itself need not be flushed: a state lost in a crash is an
+         * older, shorter one, and the bytes past it are cut by the next
+         * append.
          */
 
-        if (bs->fsync && fdatasync(dfd) < 0) {
+        if (bs->fsync && flushed && fdatasync(dfd) < 0) {
             rc = blobstore__sys_error(err, errno,
                                       "fdatasync(\"%s/data\") failed",
                                       s.dir);
             goto failed;
+        }
+
+        if (bs->fsync && !flushed) {
+            (void) sync_file_range(dfd, start, pos - start,
+                                   SYNC_FILE_RANGE_WRITE);
         }
     }
 
     state = s.state;
     state.offset = (uint64_t) pos;
     state.ctx = h.ctx.sha256;
+    state_mark(bs, &state, bs->fsync && flushed);
 
     rc = blobstore__write_file(bs, s.dir, BLOBSTORE__STATE_NAME, &state,
                                sizeof(upload_state), 0, err);

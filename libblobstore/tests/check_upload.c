@@ -18,6 +18,8 @@
 static void session_rel(char *out, size_t size, const char *uuid,
     const char *file);
 static void start(char *uuid);
+static void edit_state(const char *uuid, int flip_boot, int make_v1);
+static void cut_data(const char *uuid, const char *content, size_t len);
 
 
 static void
@@ -318,6 +320,148 @@ END_TEST
  * longer than the state says: the extra bytes must not count.
  */
 
+/*
+ * Rewrites a session's heph-state as another boot would find it (the
+ * boot id, its last 16 bytes, changed), or as version 1 wrote it.
+ */
+
+static void
+edit_state(const char *uuid, int flip_boot, int make_v1)
+{
+    int            fd;
+    char           rel[200], path[4096];
+    size_t         i;
+    ssize_t        n;
+    unsigned char  buf[512];
+
+    session_rel(rel, sizeof(rel), uuid, "heph-state");
+    fx_path(path, sizeof(path), rel);
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    n = pread(fd, buf, sizeof(buf), 0);
+    ck_assert_int_gt(n, 16);
+    ck_assert_int_eq(memcmp(buf, "HEPHUP02", 8), 0);
+
+    if (flip_boot) {
+        for (i = (size_t) n - 16; i < (size_t) n; i++) {
+            buf[i] ^= 0xff;
+        }
+    }
+
+    if (make_v1) {
+        memcpy(buf, "HEPHUP01", 8);
+        n -= 16;
+    }
+
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    ck_assert_int_eq(pwrite(fd, buf, (size_t) n, 0), n);
+    close(fd);
+}
+
+
+/* Makes a session's data file hold content, as a crash may leave it. */
+
+static void
+cut_data(const char *uuid, const char *content, size_t len)
+{
+    int   fd;
+    char  rel[200], path[4096];
+
+    session_rel(rel, sizeof(rel), uuid, "data");
+    fx_path(path, sizeof(path), rel);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, content, len), (ssize_t) len);
+    close(fd);
+}
+
+
+/*
+ * Appends are not flushed: after a machine stop (another boot id in the
+ * state) the session is what its data file holds, so bytes the disk
+ * lost are asked for again and never published.
+ */
+
+START_TEST(test_upload_crash_reboot)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], d[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    /* the end lost */
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "hello ", 6, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "world", 5, &err),
+                     BLOBSTORE_OK);
+    cut_data(uuid, "hello wo", 8);
+    edit_state(uuid, 1, 0);
+
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 8);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 11,
+                                             "!", 1, &err),
+                     BLOBSTORE_ERANGE);
+    ck_assert_int_eq(size, 8);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 8,
+                                             "rld", 3, &err),
+                     BLOBSTORE_OK);
+    fx_sha256(d, "hello world", 11);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+
+    /* the middle lost: the sizes agree, the content does not */
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "hello there", 11, &err),
+                     BLOBSTORE_OK);
+    cut_data(uuid, "hello\0\0\0\0\0\0", 11);
+    edit_state(uuid, 1, 0);
+
+    fx_sha256(d, "hello there", 11);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_EDIGEST);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, fx.bs, "r", d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 11);
+}
+END_TEST
+
+
+/* A session written by version 1 (always flushed) goes on. */
+
+START_TEST(test_upload_state_v1)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], d[80];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "old ", 4, &err),
+                     BLOBSTORE_OK);
+    edit_state(uuid, 0, 1);
+
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 4);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 4,
+                                             "state", 5, &err),
+                     BLOBSTORE_OK);
+    fx_sha256(d, "old state", 9);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+}
+END_TEST
+
+
 START_TEST(test_upload_crash_data_longer)
 {
     int                fd;
@@ -614,6 +758,8 @@ upload_suite(void)
     tc = tcase_create("crash");
     tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
     tcase_add_test(tc, test_upload_crash_data_longer);
+    tcase_add_test(tc, test_upload_crash_reboot);
+    tcase_add_test(tc, test_upload_state_v1);
     suite_add_tcase(s, tc);
 
     return s;
