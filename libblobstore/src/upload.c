@@ -234,8 +234,11 @@ session_trusted_size(upload_session *s)
         return 0;
     }
 
-    return ((uint64_t) st.st_size < s->state.offset) ? (int64_t) st.st_size
-                                                     : (int64_t) s->state.offset;
+    if ((uint64_t) st.st_size < s->state.offset) {
+        return (int64_t) st.st_size;
+    }
+
+    return (int64_t) s->state.offset;
 }
 
 
