@@ -314,6 +314,49 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit_fd(blobstore_t *bs,
     blobstore_error_t *err) BLOBSTORE_WUR;
 
 /**
+ * Hashing ahead.  While a file that will later be taken into an empty
+ * session whole (a request body a web server is still receiving) is
+ * being written, its first bytes can be hashed from another thread as
+ * they arrive; blobstore_upload_append_ahead() or commit_ahead() then
+ * hash only the rest.  The state is the library's own: the bytes are
+ * read from the file by blobstore_ahead_update(), and used only when the
+ * file taken in is the same one (device and inode) and the session is
+ * empty; otherwise it is ignored and everything is hashed as usual.  The
+ * caller must not change bytes already hashed.  One thread at a time.
+ */
+typedef struct blobstore_ahead_s  blobstore_ahead_t;
+
+/** @return BLOBSTORE_OK, ENOMEM */
+BLOBSTORE_EXTERN(int) blobstore_ahead_new(blobstore_ahead_t **out,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Hashes bytes of fd (a regular file) up to offset to, from where the
+ * previous call stopped.  Blocks for as long as reading takes.
+ *
+ * @return BLOBSTORE_OK, EINVAL (another file than before, or shorter than
+ *         to), EIO, ENOMEM; after a failure the state is still good for
+ *         the bytes it counts
+ */
+BLOBSTORE_EXTERN(int) blobstore_ahead_update(blobstore_ahead_t *a, int fd,
+    int64_t to, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/** Free a state; NULL is a no-op. */
+BLOBSTORE_EXTERN(void) blobstore_ahead_free(blobstore_ahead_t *a);
+
+/** blobstore_upload_append_file(), with what ahead hashed of fd. */
+BLOBSTORE_EXTERN(int) blobstore_upload_append_ahead(int64_t *size_out,
+    blobstore_t *bs, const char *repo, const char *uuid, int64_t offset,
+    int fd, const char *path, int64_t len, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/** blobstore_upload_commit_fd(), with what ahead hashed of fd. */
+BLOBSTORE_EXTERN(int) blobstore_upload_commit_ahead(blobstore_t *bs,
+    const char *repo, const char *uuid, int64_t offset, int fd,
+    const char *path, int64_t len, const char *digest,
+    const blobstore_ahead_t *ahead, blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
  * Cancel a session and remove what it received.
  *
  * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EBUSY, EIO

@@ -61,6 +61,17 @@ typedef struct {
 } upload_session;
 
 
+/* bytes [0, done) of the file dev/ino, hashed ahead of their take-in */
+
+struct blobstore_ahead_s {
+    int         bound;
+    dev_t       dev;
+    ino_t       ino;
+    int64_t     done;
+    SHA256_CTX  ctx;
+};
+
+
 static int session_open(upload_session *s, blobstore_t *bs,
     const char *repo, const char *uuid, int lock, blobstore_error_t *err);
 static void session_close(upload_session *s);
@@ -77,10 +88,11 @@ static int session_begin(upload_session *s, int *dfd_out,
 static int read_some(int fd, void *buf, size_t len, size_t *got);
 static int append(int64_t *size_out, blobstore_t *bs, const char *repo,
     const char *uuid, int64_t offset, int src_fd, const char *src_path,
-    const void *data, int64_t len, blobstore_error_t *err);
+    const void *data, int64_t len, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err);
 static int link_in(blobstore_t *bs, upload_session *s, int src_fd,
     const char *src_path, int64_t len, blobstore__hash_t *h,
-    blobstore_error_t *err);
+    const blobstore_ahead_t *ahead, blobstore_error_t *err);
 static void flush_behind(blobstore_t *bs, int fd, off_t pos,
     off_t *flushed);
 static int append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h,
@@ -89,11 +101,12 @@ static int append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h,
 static int take_in(int *linked, off_t *pos, blobstore_t *bs,
     upload_session *s, blobstore__hash_t *h, int dfd, int src_fd,
     const char *src_path, const void *data, int64_t len,
-    blobstore_error_t *err);
+    const blobstore_ahead_t *ahead, blobstore_error_t *err);
 static void session_remove(upload_session *s);
 static int commit(blobstore_t *bs, const char *repo, const char *uuid,
     int64_t offset, int src_fd, const char *src_path, int64_t len,
-    const char *digest, blobstore_error_t *err);
+    const char *digest, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err);
 
 
 static int
@@ -637,7 +650,7 @@ flush_behind(blobstore_t *bs, int fd, off_t pos, off_t *flushed)
 static int
 link_in(blobstore_t *bs, upload_session *s, int src_fd,
     const char *src_path, int64_t len, blobstore__hash_t *h,
-    blobstore_error_t *err)
+    const blobstore_ahead_t *ahead, blobstore_error_t *err)
 {
     off_t           pos, flushed;
     size_t          want;
@@ -676,6 +689,19 @@ link_in(blobstore_t *bs, upload_session *s, int src_fd,
 
     pos = 0;
     flushed = 0;
+
+    /*
+     * The session is empty, so its context is a fresh one, as the one
+     * hashed ahead began: that one goes on where it stopped.
+     */
+
+    if (ahead != NULL && ahead->bound && ahead->dev == st.st_dev
+        && ahead->ino == st.st_ino && ahead->done <= len)
+    {
+        h->ctx.sha256 = ahead->ctx;
+        pos = (off_t) ahead->done;
+        flushed = pos;
+    }
 
     while (pos < len) {
         want = UPLOAD_BUF_SIZE;
@@ -722,14 +748,15 @@ link_in(blobstore_t *bs, upload_session *s, int src_fd,
 static int
 take_in(int *linked, off_t *pos, blobstore_t *bs, upload_session *s,
     blobstore__hash_t *h, int dfd, int src_fd, const char *src_path,
-    const void *data, int64_t len, blobstore_error_t *err)
+    const void *data, int64_t len, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err)
 {
     int  rc;
 
     *linked = 0;
 
     rc = (*pos == 0)
-         ? link_in(bs, s, src_fd, src_path, len, h, err)
+         ? link_in(bs, s, src_fd, src_path, len, h, ahead, err)
          : UPLOAD_DECLINED;
 
     if (rc == UPLOAD_DECLINED) {
@@ -748,7 +775,8 @@ take_in(int *linked, off_t *pos, blobstore_t *bs, upload_session *s,
 static int
 append(int64_t *size_out, blobstore_t *bs, const char *repo,
     const char *uuid, int64_t offset, int src_fd, const char *src_path,
-    const void *data, int64_t len, blobstore_error_t *err)
+    const void *data, int64_t len, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err)
 {
     int                rc, dfd, linked, flushed;
     off_t              pos, start;
@@ -773,7 +801,7 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
     pos = start;
 
     rc = take_in(&linked, &pos, bs, &s, &h, dfd, src_fd, src_path, data,
-                 len, err);
+                 len, ahead, err);
     if (rc != BLOBSTORE_OK) {
         goto failed;
     }
@@ -878,6 +906,17 @@ blobstore_upload_append_file(int64_t *size_out, blobstore_t *bs,
     const char *repo, const char *uuid, int64_t offset, int fd,
     const char *path, int64_t len, blobstore_error_t *err)
 {
+    return blobstore_upload_append_ahead(size_out, bs, repo, uuid, offset,
+                                         fd, path, len, NULL, err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_append_ahead(int64_t *size_out, blobstore_t *bs,
+    const char *repo, const char *uuid, int64_t offset, int fd,
+    const char *path, int64_t len, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err)
+{
     if (fd < 0 || len < -1) {
         blobstore__error_clear(err);
         return blobstore__error(err, BLOBSTORE_EINVAL, 0,
@@ -885,7 +924,7 @@ blobstore_upload_append_file(int64_t *size_out, blobstore_t *bs,
     }
 
     return append(size_out, bs, repo, uuid, offset, fd, path, NULL, len,
-                  err);
+                  ahead, err);
 }
 
 
@@ -900,7 +939,7 @@ blobstore_upload_append(int64_t *size_out, blobstore_t *bs,
     }
 
     return append(size_out, bs, repo, uuid, offset, -1, NULL, data,
-                  (int64_t) len, err);
+                  (int64_t) len, NULL, err);
 }
 
 
@@ -924,7 +963,7 @@ BLOBSTORE_EXTERN(int)
 blobstore_upload_commit(blobstore_t *bs, const char *repo,
     const char *uuid, const char *digest, blobstore_error_t *err)
 {
-    return commit(bs, repo, uuid, -1, -1, NULL, 0, digest, err);
+    return commit(bs, repo, uuid, -1, -1, NULL, 0, digest, NULL, err);
 }
 
 
@@ -934,7 +973,117 @@ blobstore_upload_commit_fd(blobstore_t *bs, const char *repo,
     int64_t len, const char *digest, blobstore_error_t *err)
 {
     return commit(bs, repo, uuid, offset, fd, path, fd < 0 ? 0 : len,
-                  digest, err);
+                  digest, NULL, err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_upload_commit_ahead(blobstore_t *bs, const char *repo,
+    const char *uuid, int64_t offset, int fd, const char *path,
+    int64_t len, const char *digest, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err)
+{
+    return commit(bs, repo, uuid, offset, fd, path, fd < 0 ? 0 : len,
+                  digest, ahead, err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_ahead_new(blobstore_ahead_t **out, blobstore_error_t *err)
+{
+    blobstore_ahead_t  *a;
+
+    blobstore__error_clear(err);
+
+    a = calloc(1, sizeof(blobstore_ahead_t));
+    if (a == NULL) {
+        *out = NULL;
+        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                "out of memory");
+    }
+
+    SHA256_Init(&a->ctx);
+    *out = a;
+
+    return BLOBSTORE_OK;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_ahead_update(blobstore_ahead_t *a, int fd, int64_t to,
+    blobstore_error_t *err)
+{
+    int64_t         pos;
+    size_t          want;
+    ssize_t         n;
+    struct stat     st;
+    unsigned char  *buf;
+
+    blobstore__error_clear(err);
+
+    if (fstat(fd, &st) < 0) {
+        return blobstore__sys_error(err, errno, "fstat() failed");
+    }
+
+    if (!S_ISREG(st.st_mode) || st.st_size < to
+        || (a->bound && (a->dev != st.st_dev || a->ino != st.st_ino)))
+    {
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0,
+                                "not the file hashed so far");
+    }
+
+    if (to <= a->done) {
+        return BLOBSTORE_OK;
+    }
+
+    buf = malloc(UPLOAD_BUF_SIZE);
+    if (buf == NULL) {
+        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                "out of memory");
+    }
+
+    a->bound = 1;
+    a->dev = st.st_dev;
+    a->ino = st.st_ino;
+    pos = a->done;
+
+    while (pos < to) {
+        want = UPLOAD_BUF_SIZE;
+        if ((int64_t) want > to - pos) {
+            want = (size_t) (to - pos);
+        }
+
+        n = pread(fd, buf, want, (off_t) pos);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            free(buf);
+            return (n < 0)
+                   ? blobstore__sys_error(err, errno, "pread() failed")
+                   : blobstore__error(err, BLOBSTORE_EIO, 0,
+                                      "file ended early");
+        }
+
+        SHA256_Update(&a->ctx, buf, (size_t) n);
+        pos += n;
+
+        /* the context always matches done, even after a failed read */
+
+        a->done = pos;
+    }
+
+    free(buf);
+    return BLOBSTORE_OK;
+}
+
+
+BLOBSTORE_EXTERN(void)
+blobstore_ahead_free(blobstore_ahead_t *a)
+{
+    free(a);
 }
 
 
@@ -948,7 +1097,8 @@ blobstore_upload_commit_fd(blobstore_t *bs, const char *repo,
 static int
 commit(blobstore_t *bs, const char *repo, const char *uuid,
     int64_t offset, int src_fd, const char *src_path, int64_t len,
-    const char *digest, blobstore_error_t *err)
+    const char *digest, const blobstore_ahead_t *ahead,
+    blobstore_error_t *err)
 {
     int                  rc, dfd, fd, linked;
     off_t                start, pos;
@@ -983,7 +1133,7 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
 
     if (src_fd >= 0 && len != 0) {
         rc = take_in(&linked, &pos, bs, &s, &h, dfd, src_fd, src_path, NULL,
-                     len, err);
+                     len, ahead, err);
         if (rc != BLOBSTORE_OK) {
             goto failed;
         }

@@ -672,6 +672,82 @@ START_TEST(test_upload_append_file_links)
 END_TEST
 
 
+/*
+ * Bytes hashed ahead are not read again: the test changes them behind
+ * the state's back (which callers must not do) to see that the state is
+ * used, and only for the file it hashed and an empty session.
+ */
+
+START_TEST(test_upload_ahead)
+{
+    int                 fd, fd2;
+    char                uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], tmpl2[64];
+    char                d[80], d2[80];
+    int64_t             size;
+    blobstore_ahead_t  *a;
+    blobstore_error_t   err;
+
+    strcpy(tmpl, "/tmp/check-blobstore-body-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "0123456789abcdef", 16), 16);
+    strcpy(tmpl2, "/tmp/check-blobstore-body-XXXXXX");
+    fd2 = mkstemp(tmpl2);
+    ck_assert_int_ge(fd2, 0);
+    ck_assert_int_eq(write(fd2, "0123456789abcdef", 16), 16);
+    fx_sha256(d, "0123456789abcdef", 16);
+    fx_sha256(d2, "XXXX456789abcdef", 16);
+
+    ck_assert_int_eq(blobstore_ahead_new(&a, &err), BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 6, &err), BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 10, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 17, &err),
+                     BLOBSTORE_EINVAL);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd2, 12, &err),
+                     BLOBSTORE_EINVAL);
+
+    ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4);
+    ck_assert_int_eq(pwrite(fd2, "XXXX", 4, 0), 4);
+
+    /* the file it hashed, an empty session: used */
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_commit_ahead(fx.bs, "r", uuid, 0, fd,
+                                                   tmpl, 16, d, a, &err),
+                     BLOBSTORE_OK);
+
+    /* another file: ignored */
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_commit_ahead(fx.bs, "r", uuid, 0, fd2,
+                                                   tmpl2, 16, d, a, &err),
+                     BLOBSTORE_EDIGEST);
+    ck_assert_int_eq(blobstore_upload_commit_ahead(fx.bs, "r", uuid, 0, fd2,
+                                                   tmpl2, 16, d2, a, &err),
+                     BLOBSTORE_OK);
+
+    /* a session that is not empty: ignored */
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "", 0, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "XXXX", 4, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_append_ahead(&size, fx.bs, "r", uuid,
+                                                   4, fd, tmpl, 16, a, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 20);
+
+    blobstore_ahead_free(a);
+    unlink(tmpl);
+    unlink(tmpl2);
+    close(fd);
+    close(fd2);
+}
+END_TEST
+
+
 START_TEST(test_upload_same_blob_twice)
 {
     char               a[BLOBSTORE_UUID_LEN + 1], b[BLOBSTORE_UUID_LEN + 1];
@@ -750,6 +826,7 @@ upload_suite(void)
     tcase_add_test(tc, test_upload_commit_wrong_digest);
     tcase_add_test(tc, test_upload_commit_fd_rollback);
     tcase_add_test(tc, test_upload_append_file_links);
+    tcase_add_test(tc, test_upload_ahead);
     tcase_add_test(tc, test_upload_cancel);
     tcase_add_test(tc, test_upload_same_blob_twice);
     tcase_add_test(tc, test_upload_fsync);

@@ -41,6 +41,18 @@ static char *ngx_http_registry_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_registry_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_registry_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_registry_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static void ngx_http_registry_write_behind(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_registry_hash_ahead(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written);
+static void ngx_http_registry_ahead_thread(void *data, ngx_log_t *log);
+static void ngx_http_registry_ahead_event(ngx_event_t *ev);
+static void ngx_http_registry_ahead_resume(ngx_http_request_t *r);
+static void ngx_http_registry_ahead_cleanup(void *data);
+#endif
 
 
 static ngx_http_registry_route_t  ngx_http_registry_routes[] = {
@@ -212,6 +224,7 @@ ngx_module_t  ngx_http_registry_filter_module = {
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_request_body_filter_pt   ngx_http_next_body_filter;
 
 
 static ngx_int_t
@@ -1311,6 +1324,274 @@ ngx_http_registry_filter_init(ngx_conf_t *cf)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_registry_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_registry_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * While a blob's body is still arriving, the part nginx has spooled is
+ * hashed every few MiB in the thread pool (the library's "ahead" state)
+ * and handed to the disk: the body is linked into the upload as it is,
+ * and the task after the last byte then has only the rest to hash and to
+ * flush.  With a body at a later offset (copied, not linked), neither is
+ * done.
+ */
+
+#if (NGX_THREADS)
+
+typedef struct {
+    ngx_http_request_t  *request;
+    blobstore_ahead_t   *ahead;
+    ngx_fd_t             fd;
+    off_t                from;
+    off_t                to;
+    ngx_flag_t           sync;
+    int                  rc;
+} ngx_http_registry_ahead_task_t;
+
+#endif
+
+
+static ngx_int_t
+ngx_http_registry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t                     written;
+    ngx_int_t                 rc;
+    ngx_temp_file_t          *tf;
+    ngx_http_registry_ctx_t  *ctx;
+
+    rc = ngx_http_next_body_filter(r, in);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (rc != NGX_OK || ctx == NULL || !ctx->write_body
+        || r->request_body == NULL || r->request_body->temp_file == NULL)
+    {
+        return rc;
+    }
+
+    tf = r->request_body->temp_file;
+    written = tf->file.offset;
+
+    /* the last bytes are the final task's own */
+
+    if (r->request_body->rest == 0
+        || written - ctx->body_written < NGX_HTTP_REGISTRY_WRITE_BEHIND)
+    {
+        return rc;
+    }
+
+#if (NGX_THREADS)
+
+    if (ctx->hashing) {
+        return rc;
+    }
+
+    if (ngx_http_registry_hash_ahead(r, ctx, tf->file.fd, written)
+        == NGX_OK)
+    {
+        ctx->body_written = written;
+        return rc;
+    }
+
+    /* no task: the final one hashes everything, as without threads */
+
+    ctx->write_body = 0;
+
+#endif
+
+    ngx_http_registry_write_behind(r, ctx, tf->file.fd, written);
+    ctx->body_written = written;
+
+    return rc;
+}
+
+
+static void
+ngx_http_registry_write_behind(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written)
+{
+#if (NGX_LINUX)
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    if (rlcf->sync) {
+        (void) sync_file_range(fd, ctx->body_written,
+                               written - ctx->body_written,
+                               SYNC_FILE_RANGE_WRITE);
+    }
+#endif
+}
+
+
+#if (NGX_THREADS)
+
+static ngx_int_t
+ngx_http_registry_hash_ahead(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written)
+{
+    ngx_thread_task_t               *task;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_registry_ahead_task_t  *at;
+    ngx_http_registry_loc_conf_t    *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    if (ctx->ahead == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (blobstore_ahead_new(&ctx->ahead, NULL) != BLOBSTORE_OK) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_registry_ahead_cleanup;
+        cln->data = ctx->ahead;
+    }
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_registry_ahead_task_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    at = task->ctx;
+    at->request = r;
+    at->ahead = ctx->ahead;
+    at->fd = fd;
+    at->from = ctx->body_written;
+    at->to = written;
+    at->sync = rlcf->sync;
+
+    task->handler = ngx_http_registry_ahead_thread;
+    task->event.data = at;
+    task->event.handler = ngx_http_registry_ahead_event;
+
+    if (ngx_thread_task_post(rlcf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->hashing = 1;
+    r->main->blocked++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_registry_ahead_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_registry_ahead_task_t  *at = data;
+
+    at->rc = blobstore_ahead_update(at->ahead, at->fd, at->to, NULL);
+
+#if (NGX_LINUX)
+    if (at->sync) {
+        (void) sync_file_range(at->fd, at->from, at->to - at->from,
+                               SYNC_FILE_RANGE_WRITE);
+    }
+#endif
+}
+
+
+static void
+ngx_http_registry_ahead_event(ngx_event_t *ev)
+{
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_registry_ctx_t         *ctx;
+    ngx_http_registry_ahead_task_t  *at;
+
+    at = ev->data;
+    r = at->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "registry hashed ahead to %O: %d", at->to, at->rc);
+
+    r->main->blocked--;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+    ctx->hashing = 0;
+
+    if (at->rc != BLOBSTORE_OK) {
+
+        /* what it hashed still counts; the final task does the rest */
+
+        ctx->write_body = 0;
+    }
+
+    /*
+     * the empty handler while the body is read, the resume once it is
+     * all there, or the finalizer when the request was terminated
+     */
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_registry_ahead_resume(ngx_http_request_t *r)
+{
+    ngx_http_registry_ctx_t          *ctx;
+    ngx_http_client_body_handler_pt   handler;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (ctx->hashing || ctx->body_ready == NULL) {
+        return;
+    }
+
+    handler = ctx->body_ready;
+    ctx->body_ready = NULL;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    handler(r);
+}
+
+
+static void
+ngx_http_registry_ahead_cleanup(void *data)
+{
+    blobstore_ahead_free(data);
+}
+
+#endif
+
+
+/*
+ * Called first by a body handler: NGX_AGAIN when a hashing task still
+ * reads the body, and the handler is called again once it is done.
+ */
+
+ngx_int_t
+ngx_http_registry_body_wait(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler)
+{
+#if (NGX_THREADS)
+    ngx_http_registry_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (ctx->hashing) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "registry body waits for its hashing");
+
+        ctx->body_ready = handler;
+        r->write_event_handler = ngx_http_registry_ahead_resume;
+        return NGX_AGAIN;
+    }
+#endif
 
     return NGX_OK;
 }

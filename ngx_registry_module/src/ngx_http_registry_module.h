@@ -49,6 +49,10 @@ typedef enum {
 } ngx_http_registry_object_e;
 
 
+/* bytes of a spooled blob body between two starts of its writing */
+#define NGX_HTTP_REGISTRY_WRITE_BEHIND  (8 * 1024 * 1024)
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  delete;
@@ -93,6 +97,7 @@ struct ngx_http_registry_task_s {
     size_t                      len;
     ngx_fd_t                    fd;
     char                       *path;
+    blobstore_ahead_t          *ahead;
     int64_t                     offset;
     int64_t                     size;
     char                       *last;
@@ -119,7 +124,12 @@ typedef struct {
     ngx_http_registry_task_t   *task;
     ngx_str_t                   user;
     ngx_str_t                   groups;
+    off_t                       body_written;
+    blobstore_ahead_t          *ahead;
+    ngx_http_client_body_handler_pt  body_ready;
     unsigned                    identified:1;
+    unsigned                    write_body:1;
+    unsigned                    hashing:1;
 } ngx_http_registry_ctx_t;
 
 
@@ -137,6 +147,8 @@ void ngx_http_registry_body_file(ngx_http_request_t *r, ngx_fd_t *fd,
     int64_t *len);
 char *ngx_http_registry_body_path(ngx_http_request_t *r);
 void ngx_http_registry_body_done(ngx_http_request_t *r, ngx_int_t rc);
+ngx_int_t ngx_http_registry_body_wait(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler);
 ngx_int_t ngx_http_registry_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
 char *ngx_http_registry_cstr(ngx_pool_t *pool, u_char *data, size_t len);

@@ -127,6 +127,8 @@ ngx_http_registry_upload_start(ngx_http_request_t *r,
             return ngx_http_registry_digest_error(r, ctx->digest);
         }
 
+        ctx->write_body = 1;
+
         return ngx_http_registry_read_body(r,
                                            ngx_http_registry_monolithic_body);
     }
@@ -174,7 +176,10 @@ ngx_http_registry_body_task(ngx_http_request_t *r,
     ngx_http_registry_work_pt work, ngx_http_registry_done_pt done,
     ngx_fd_t fd, int64_t len)
 {
+    ngx_http_registry_ctx_t   *ctx;
     ngx_http_registry_task_t  *t;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
 
     t = ngx_http_registry_task_create(r, done);
     if (t == NULL) {
@@ -185,6 +190,7 @@ ngx_http_registry_body_task(ngx_http_request_t *r,
     t->fd = fd;
     t->path = ngx_http_registry_body_path(r);
     t->size = len;
+    t->ahead = ctx->ahead;
 
     return t;
 }
@@ -199,6 +205,12 @@ ngx_http_registry_monolithic_body(ngx_http_request_t *r)
     ngx_http_registry_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (ngx_http_registry_body_wait(r, ngx_http_registry_monolithic_body)
+        == NGX_AGAIN)
+    {
+        return;
+    }
 
     ngx_http_registry_body_file(r, &fd, &len);
 
@@ -430,6 +442,10 @@ ngx_http_registry_upload_patch(ngx_http_request_t *r,
         return ngx_http_registry_range_error(r, ctx, 0, 0);
     }
 
+    /* a body at offset 0 is likely linked in; a later one is copied */
+
+    ctx->write_body = (rc != NGX_OK || ctx->range_start == 0);
+
     return ngx_http_registry_read_body(r, ngx_http_registry_patch_body);
 }
 
@@ -444,6 +460,12 @@ ngx_http_registry_patch_body(ngx_http_request_t *r)
     ngx_http_registry_task_t  *t;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (ngx_http_registry_body_wait(r, ngx_http_registry_patch_body)
+        == NGX_AGAIN)
+    {
+        return;
+    }
 
     ngx_http_registry_body_file(r, &fd, &len);
 
@@ -488,9 +510,9 @@ ngx_http_registry_append_work(ngx_http_registry_task_t *t)
         return;
     }
 
-    t->rc = blobstore_upload_append_file(&t->size, t->store, t->name, t->id,
-                                         t->offset, t->fd, t->path, t->size,
-                                         &t->err);
+    t->rc = blobstore_upload_append_ahead(&t->size, t->store, t->name,
+                                          t->id, t->offset, t->fd, t->path,
+                                          t->size, t->ahead, &t->err);
 }
 
 
@@ -560,6 +582,8 @@ ngx_http_registry_upload_put(ngx_http_request_t *r,
         return ngx_http_registry_digest_error(r, ctx->digest);
     }
 
+    ctx->write_body = 1;
+
     return ngx_http_registry_read_body(r, ngx_http_registry_put_body);
 }
 
@@ -573,6 +597,12 @@ ngx_http_registry_put_body(ngx_http_request_t *r)
     ngx_http_registry_task_t  *t;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
+
+    if (ngx_http_registry_body_wait(r, ngx_http_registry_put_body)
+        == NGX_AGAIN)
+    {
+        return;
+    }
 
     ngx_http_registry_body_file(r, &fd, &len);
 
@@ -606,9 +636,9 @@ ngx_http_registry_put_work(ngx_http_registry_task_t *t)
         return;
     }
 
-    t->rc = blobstore_upload_commit_fd(t->store, t->name, t->id, -1, t->fd,
-                                       t->path, t->size, t->digest,
-                                       &t->err);
+    t->rc = blobstore_upload_commit_ahead(t->store, t->name, t->id, -1,
+                                          t->fd, t->path, t->size,
+                                          t->digest, t->ahead, &t->err);
 }
 
 
