@@ -314,20 +314,33 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit_fd(blobstore_t *bs,
     blobstore_error_t *err) BLOBSTORE_WUR;
 
 /**
- * Hashing ahead.  While a file that will later be taken into an empty
- * session whole (a request body a web server is still receiving) is
- * being written, its first bytes can be hashed from another thread as
- * they arrive; blobstore_upload_append_ahead() or commit_ahead() then
- * hash only the rest.  The state is the library's own: the bytes are
- * read from the file by blobstore_ahead_update(), and used only when the
- * file taken in is the same one (device and inode) and the session is
- * empty; otherwise it is ignored and everything is hashed as usual.  The
- * caller must not change bytes already hashed.  One thread at a time.
+ * Hashing ahead.  While a file that will later be taken into a session
+ * whole (a request body a web server is still receiving) is being
+ * written, its first bytes can be hashed from another thread as they
+ * arrive; blobstore_upload_append_ahead() or commit_ahead() then hash
+ * only the rest (and copy the bytes hashed ahead in the kernel).  The
+ * state is the library's own: the bytes are read from the file by
+ * blobstore_ahead_update(), and used only when the file taken in is the
+ * same one (device and inode) and the session is still as the state
+ * found it (empty, or as blobstore_ahead_seed() read it); otherwise it
+ * is ignored and everything is hashed as usual.  The caller must not
+ * change bytes already hashed.  One thread at a time.
  */
 typedef struct blobstore_ahead_s  blobstore_ahead_t;
 
-/** @return BLOBSTORE_OK, ENOMEM */
+/** A state for an empty session.  @return BLOBSTORE_OK, ENOMEM */
 BLOBSTORE_EXTERN(int) blobstore_ahead_new(blobstore_ahead_t **out,
+    blobstore_error_t *err) BLOBSTORE_WUR;
+
+/**
+ * Before the first update: makes the state continue the session as it
+ * is now, its size and hash so far.  Blocks for one small read.
+ *
+ * @return BLOBSTORE_OK, ENOTFOUND, EINVAL (bad name or id, or hashing
+ *         already begun), EIO
+ */
+BLOBSTORE_EXTERN(int) blobstore_ahead_seed(blobstore_ahead_t *a,
+    blobstore_t *bs, const char *repo, const char *uuid,
     blobstore_error_t *err) BLOBSTORE_WUR;
 
 /**

@@ -61,7 +61,11 @@ typedef struct {
 } upload_session;
 
 
-/* bytes [0, done) of the file dev/ino, hashed ahead of their take-in */
+/*
+ * Bytes [0, done) of the file dev/ino, hashed ahead of their take-in, in
+ * a context that continues a session of base_offset bytes whose context
+ * was base_ctx: usable only while the session is still that.
+ */
 
 struct blobstore_ahead_s {
     int         bound;
@@ -69,6 +73,8 @@ struct blobstore_ahead_s {
     ino_t       ino;
     int64_t     done;
     SHA256_CTX  ctx;
+    uint64_t    base_offset;   /* the session it continues, as it was */
+    SHA256_CTX  base_ctx;
 };
 
 
@@ -97,7 +103,9 @@ static void flush_behind(blobstore_t *bs, int fd, off_t pos,
     off_t *flushed);
 static int append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h,
     int dfd, int src_fd, const void *data, int64_t len,
-    blobstore_error_t *err);
+    const blobstore_ahead_t *ahead, blobstore_error_t *err);
+static int64_t ahead_usable(const blobstore_ahead_t *ahead,
+    const upload_session *s, int src_fd, int64_t len);
 static int take_in(int *linked, off_t *pos, blobstore_t *bs,
     upload_session *s, blobstore__hash_t *h, int dfd, int src_fd,
     const char *src_path, const void *data, int64_t len,
@@ -554,11 +562,13 @@ blobstore_upload_status(int64_t *size_out, blobstore_t *bs,
 
 static int
 append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
-    int src_fd, const void *data, int64_t len, blobstore_error_t *err)
+    int src_fd, const void *data, int64_t len,
+    const blobstore_ahead_t *ahead, blobstore_error_t *err)
 {
     int             rc;
-    off_t           flushed;
+    off_t           flushed, src_off, dst_off;
     size_t          want, got;
+    ssize_t         n;
     unsigned char  *buf;
 
     if (src_fd < 0) {
@@ -571,6 +581,41 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
         return BLOBSTORE_OK;
     }
 
+    flushed = *pos;
+
+    /*
+     * Bytes hashed ahead (ahead is usable: see ahead_usable()) are only
+     * copied, in the kernel; the rest is read, hashed and written.
+     */
+
+    if (ahead != NULL) {
+        src_off = 0;
+        dst_off = *pos;
+
+        while (src_off < ahead->done) {
+            n = copy_file_range(src_fd, &src_off, dfd, &dst_off,
+                                (size_t) (ahead->done - src_off), 0);
+            if (n <= 0) {
+                break;
+            }
+        }
+
+        /* without copy_file_range() all is read again and hashed */
+
+        if (src_off == ahead->done) {
+            h->ctx.sha256 = ahead->ctx;
+            *pos = dst_off;
+            len -= ahead->done;
+
+        } else {
+            src_off = 0;
+        }
+
+        if (lseek(src_fd, src_off, SEEK_SET) < 0) {
+            return blobstore__sys_error(err, errno, "lseek() failed");
+        }
+    }
+
     buf = malloc(UPLOAD_BUF_SIZE);
     if (buf == NULL) {
         return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
@@ -578,7 +623,6 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
     }
 
     rc = BLOBSTORE_OK;
-    flushed = *pos;
 
     while (len != 0) {
         want = UPLOAD_BUF_SIZE;
@@ -640,6 +684,32 @@ flush_behind(blobstore_t *bs, int fd, off_t pos, off_t *flushed)
 
 
 /*
+ * How much of ahead applies to taking src_fd (len bytes from its offset
+ * 0) into the session s: all it hashed when it hashed this file and
+ * continues the session as it is; 0 otherwise.
+ */
+
+static int64_t
+ahead_usable(const blobstore_ahead_t *ahead, const upload_session *s,
+    int src_fd, int64_t len)
+{
+    struct stat  st;
+
+    if (ahead == NULL || !ahead->bound || ahead->done <= 0
+        || len < ahead->done
+        || ahead->base_offset != s->state.offset
+        || memcmp(&ahead->base_ctx, &s->state.ctx, sizeof(SHA256_CTX)) != 0
+        || fstat(src_fd, &st) < 0
+        || ahead->dev != st.st_dev || ahead->ino != st.st_ino)
+    {
+        return 0;
+    }
+
+    return ahead->done;
+}
+
+
+/*
  * A session that is still empty takes the caller's whole file by a hard
  * link, as UPLOAD_LINK_NAME in the session folder, instead of a copy: the
  * caller's file (a web server's request body) is then written once.  The
@@ -690,14 +760,7 @@ link_in(blobstore_t *bs, upload_session *s, int src_fd,
     pos = 0;
     flushed = 0;
 
-    /*
-     * The session is empty, so its context is a fresh one, as the one
-     * hashed ahead began: that one goes on where it stopped.
-     */
-
-    if (ahead != NULL && ahead->bound && ahead->dev == st.st_dev
-        && ahead->ino == st.st_ino && ahead->done <= len)
-    {
+    if (ahead_usable(ahead, s, src_fd, len) > 0) {
         h->ctx.sha256 = ahead->ctx;
         pos = (off_t) ahead->done;
         flushed = pos;
@@ -760,7 +823,15 @@ take_in(int *linked, off_t *pos, blobstore_t *bs, upload_session *s,
          : UPLOAD_DECLINED;
 
     if (rc == UPLOAD_DECLINED) {
-        return append_copy(bs, pos, h, dfd, src_fd, data, len, err);
+        /* a copy reads from the current offset: it must be the start */
+
+        if (src_fd < 0 || ahead_usable(ahead, s, src_fd, len) == 0
+            || lseek(src_fd, 0, SEEK_CUR) != 0)
+        {
+            ahead = NULL;
+        }
+
+        return append_copy(bs, pos, h, dfd, src_fd, data, len, ahead, err);
     }
 
     if (rc == BLOBSTORE_OK) {
@@ -1003,7 +1074,36 @@ blobstore_ahead_new(blobstore_ahead_t **out, blobstore_error_t *err)
     }
 
     SHA256_Init(&a->ctx);
+    a->base_ctx = a->ctx;
     *out = a;
+
+    return BLOBSTORE_OK;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_ahead_seed(blobstore_ahead_t *a, blobstore_t *bs,
+    const char *repo, const char *uuid, blobstore_error_t *err)
+{
+    int             rc;
+    upload_session  s;
+
+    blobstore__error_clear(err);
+
+    if (a->done != 0) {
+        return blobstore__error(err, BLOBSTORE_EINVAL, 0,
+                                "already hashing");
+    }
+
+    rc = session_open(&s, bs, repo, uuid, 0, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    a->base_offset = s.state.offset;
+    a->base_ctx = s.state.ctx;
+    a->ctx = s.state.ctx;
+    session_close(&s);
 
     return BLOBSTORE_OK;
 }

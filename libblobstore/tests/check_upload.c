@@ -748,6 +748,76 @@ START_TEST(test_upload_ahead)
 END_TEST
 
 
+/*
+ * A state seeded from a session continues it: used for the next chunk
+ * while the session is as it was, ignored once it changed.
+ */
+
+START_TEST(test_upload_ahead_seeded)
+{
+    int                 fd;
+    char                uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], d[80];
+    int64_t             size;
+    blobstore_ahead_t  *a;
+    blobstore_error_t   err;
+
+    strcpy(tmpl, "/tmp/check-blobstore-body-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "0123456789abcdef", 16), 16);
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "head:", 5, &err),
+                     BLOBSTORE_OK);
+
+    ck_assert_int_eq(blobstore_ahead_new(&a, &err), BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_seed(a, fx.bs, "r", "0000", &err),
+                     BLOBSTORE_EINVAL);
+    ck_assert_int_eq(blobstore_ahead_seed(a, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 12, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_seed(a, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_EINVAL);
+
+    /* used: the bytes changed behind its back are not hashed again */
+
+    ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_append_ahead(&size, fx.bs, "r", uuid,
+                                                   5, fd, tmpl, 16, a, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 21);
+    fx_sha256(d, "head:0123456789abcdef", 21);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+    blobstore_ahead_free(a);
+
+    /* ignored: the session grew after the seed */
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_ahead_new(&a, &err), BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_seed(a, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 16, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "head:", 5, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    fx_sha256(d, "head:XXXX456789abcdef", 21);
+    ck_assert_int_eq(blobstore_upload_commit_ahead(fx.bs, "r", uuid, 5, fd,
+                                                   tmpl, 16, d, a, &err),
+                     BLOBSTORE_OK);
+    blobstore_ahead_free(a);
+
+    unlink(tmpl);
+    close(fd);
+}
+END_TEST
+
+
 START_TEST(test_upload_same_blob_twice)
 {
     char               a[BLOBSTORE_UUID_LEN + 1], b[BLOBSTORE_UUID_LEN + 1];
@@ -827,6 +897,7 @@ upload_suite(void)
     tcase_add_test(tc, test_upload_commit_fd_rollback);
     tcase_add_test(tc, test_upload_append_file_links);
     tcase_add_test(tc, test_upload_ahead);
+    tcase_add_test(tc, test_upload_ahead_seeded);
     tcase_add_test(tc, test_upload_cancel);
     tcase_add_test(tc, test_upload_same_blob_twice);
     tcase_add_test(tc, test_upload_fsync);

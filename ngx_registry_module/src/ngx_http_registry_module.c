@@ -1346,6 +1346,9 @@ ngx_http_registry_filter_init(ngx_conf_t *cf)
 typedef struct {
     ngx_http_request_t  *request;
     blobstore_ahead_t   *ahead;
+    blobstore_t         *store;
+    char                *name;      /* the session to seed from, or NULL */
+    char                *id;
     ngx_fd_t             fd;
     off_t                from;
     off_t                to;
@@ -1368,7 +1371,7 @@ ngx_http_registry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
 
-    if (rc != NGX_OK || ctx == NULL || !ctx->write_body
+    if (rc != NGX_OK || ctx == NULL || (!ctx->hash_body && !ctx->write_body)
         || r->request_body == NULL || r->request_body->temp_file == NULL)
     {
         return rc;
@@ -1379,33 +1382,38 @@ ngx_http_registry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     /* the last bytes are the final task's own */
 
-    if (r->request_body->rest == 0
-        || written - ctx->body_written < NGX_HTTP_REGISTRY_WRITE_BEHIND)
-    {
+    if (r->request_body->rest == 0) {
         return rc;
     }
 
 #if (NGX_THREADS)
 
-    if (ctx->hashing) {
-        return rc;
+    if (ctx->hash_body) {
+        if (ctx->hashing
+            || written - ctx->body_hashed < NGX_HTTP_REGISTRY_HASH_AHEAD)
+        {
+            return rc;
+        }
+
+        if (ngx_http_registry_hash_ahead(r, ctx, tf->file.fd, written)
+            == NGX_OK)
+        {
+            return rc;
+        }
+
+        /* no task: the final one hashes everything, as without threads */
+
+        ctx->hash_body = 0;
     }
-
-    if (ngx_http_registry_hash_ahead(r, ctx, tf->file.fd, written)
-        == NGX_OK)
-    {
-        ctx->body_written = written;
-        return rc;
-    }
-
-    /* no task: the final one hashes everything, as without threads */
-
-    ctx->write_body = 0;
 
 #endif
 
-    ngx_http_registry_write_behind(r, ctx, tf->file.fd, written);
-    ctx->body_written = written;
+    if (ctx->write_body
+        && written - ctx->body_written >= NGX_HTTP_REGISTRY_WRITE_BEHIND)
+    {
+        ngx_http_registry_write_behind(r, ctx, tf->file.fd, written);
+        ctx->body_written = written;
+    }
 
     return rc;
 }
@@ -1456,19 +1464,39 @@ ngx_http_registry_hash_ahead(ngx_http_request_t *r,
         cln->data = ctx->ahead;
     }
 
-    task = ngx_thread_task_alloc(r->pool,
-                                 sizeof(ngx_http_registry_ahead_task_t));
+    /* one task at a time: it is made once and posted again */
+
+    task = ctx->ahead_task;
+
     if (task == NULL) {
-        return NGX_ERROR;
+        task = ngx_thread_task_alloc(r->pool,
+                                     sizeof(ngx_http_registry_ahead_task_t));
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->ahead_task = task;
     }
 
     at = task->ctx;
+    ngx_memzero(at, sizeof(ngx_http_registry_ahead_task_t));
     at->request = r;
     at->ahead = ctx->ahead;
+    at->store = rlcf->store;
     at->fd = fd;
-    at->from = ctx->body_written;
     at->to = written;
-    at->sync = rlcf->sync;
+
+    if (rlcf->sync && ctx->write_body
+        && written - ctx->body_written >= NGX_HTTP_REGISTRY_WRITE_BEHIND)
+    {
+        at->sync = 1;
+        at->from = ctx->body_written;
+    }
+
+    if (ctx->seed_body && ctx->body_hashed == 0) {
+        at->name = (char *) ctx->name.data;
+        at->id = (char *) ctx->ref.data;
+    }
 
     task->handler = ngx_http_registry_ahead_thread;
     task->event.data = at;
@@ -1479,6 +1507,12 @@ ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     }
 
     ctx->hashing = 1;
+    ctx->body_hashed = written;
+
+    if (at->sync) {
+        ctx->body_written = written;
+    }
+
     r->main->blocked++;
 
     return NGX_OK;
@@ -1489,6 +1523,14 @@ static void
 ngx_http_registry_ahead_thread(void *data, ngx_log_t *log)
 {
     ngx_http_registry_ahead_task_t  *at = data;
+
+    if (at->name != NULL) {
+        at->rc = blobstore_ahead_seed(at->ahead, at->store, at->name, at->id,
+                                      NULL);
+        if (at->rc != BLOBSTORE_OK) {
+            return;
+        }
+    }
 
     at->rc = blobstore_ahead_update(at->ahead, at->fd, at->to, NULL);
 
@@ -1527,7 +1569,7 @@ ngx_http_registry_ahead_event(ngx_event_t *ev)
 
         /* what it hashed still counts; the final task does the rest */
 
-        ctx->write_body = 0;
+        ctx->hash_body = 0;
     }
 
     /*

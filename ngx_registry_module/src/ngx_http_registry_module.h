@@ -49,7 +49,12 @@ typedef enum {
 } ngx_http_registry_object_e;
 
 
-/* bytes of a spooled blob body between two starts of its writing */
+/*
+ * Bytes of a spooled blob body: at least this many between two hashing
+ * tasks (one runs at a time, so a slow one makes the next bigger), and
+ * between two starts of their writing.
+ */
+#define NGX_HTTP_REGISTRY_HASH_AHEAD    (1024 * 1024)
 #define NGX_HTTP_REGISTRY_WRITE_BEHIND  (8 * 1024 * 1024)
 
 
@@ -124,10 +129,14 @@ typedef struct {
     ngx_http_registry_task_t   *task;
     ngx_str_t                   user;
     ngx_str_t                   groups;
+    off_t                       body_hashed;
     off_t                       body_written;
     blobstore_ahead_t          *ahead;
+    void                       *ahead_task;
     ngx_http_client_body_handler_pt  body_ready;
     unsigned                    identified:1;
+    unsigned                    hash_body:1;
+    unsigned                    seed_body:1;
     unsigned                    write_body:1;
     unsigned                    hashing:1;
 } ngx_http_registry_ctx_t;

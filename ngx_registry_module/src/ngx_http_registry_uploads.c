@@ -127,6 +127,9 @@ ngx_http_registry_upload_start(ngx_http_request_t *r,
             return ngx_http_registry_digest_error(r, ctx->digest);
         }
 
+        /* the session is made with the blob: a fresh one */
+
+        ctx->hash_body = 1;
         ctx->write_body = 1;
 
         return ngx_http_registry_read_body(r,
@@ -442,8 +445,14 @@ ngx_http_registry_upload_patch(ngx_http_request_t *r,
         return ngx_http_registry_range_error(r, ctx, 0, 0);
     }
 
-    /* a body at offset 0 is likely linked in; a later one is copied */
+    /*
+     * The body is hashed ahead as the session's next bytes; at offset 0
+     * it is likely linked in and so written behind, a later one is
+     * copied and its spool file is not worth writing.
+     */
 
+    ctx->hash_body = 1;
+    ctx->seed_body = 1;
     ctx->write_body = (rc != NGX_OK || ctx->range_start == 0);
 
     return ngx_http_registry_read_body(r, ngx_http_registry_patch_body);
@@ -582,6 +591,8 @@ ngx_http_registry_upload_put(ngx_http_request_t *r,
         return ngx_http_registry_digest_error(r, ctx->digest);
     }
 
+    ctx->hash_body = 1;
+    ctx->seed_body = 1;
     ctx->write_body = 1;
 
     return ngx_http_registry_read_body(r, ngx_http_registry_put_body);
