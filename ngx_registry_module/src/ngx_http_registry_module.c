@@ -48,6 +48,8 @@ static void ngx_http_registry_write_behind(ngx_http_request_t *r,
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written);
+static ngx_uint_t ngx_http_registry_ahead_working(
+    ngx_http_registry_ctx_t *ctx);
 static void ngx_http_registry_ahead_thread(void *data, ngx_log_t *log);
 static void ngx_http_registry_ahead_event(ngx_event_t *ev);
 static void ngx_http_registry_ahead_resume(ngx_http_request_t *r);
@@ -1354,6 +1356,8 @@ typedef struct {
     off_t                to;
     ngx_flag_t           sync;
     int                  rc;
+    ngx_uint_t           queued;    /* posted, its event not yet run */
+    volatile ngx_uint_t  working;   /* its thread is not done */
 } ngx_http_registry_ahead_task_t;
 
 #endif
@@ -1389,14 +1393,14 @@ ngx_http_registry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 #if (NGX_THREADS)
 
     if (ctx->hash_body) {
-        if (ctx->hashing
-            || written - ctx->body_hashed < NGX_HTTP_REGISTRY_HASH_AHEAD)
+        if (written - ctx->body_hashed < NGX_HTTP_REGISTRY_HASH_AHEAD
+            || ngx_http_registry_ahead_working(ctx))
         {
             return rc;
         }
 
         if (ngx_http_registry_hash_ahead(r, ctx, tf->file.fd, written)
-            == NGX_OK)
+            != NGX_ERROR)
         {
             return rc;
         }
@@ -1443,6 +1447,7 @@ static ngx_int_t
 ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written)
 {
+    ngx_uint_t                       i;
     ngx_thread_task_t               *task;
     ngx_pool_cleanup_t              *cln;
     ngx_http_registry_ahead_task_t  *at;
@@ -1464,18 +1469,35 @@ ngx_http_registry_hash_ahead(ngx_http_request_t *r,
         cln->data = ctx->ahead;
     }
 
-    /* one task at a time: it is made once and posted again */
+    /*
+     * One thread at a time works on the state, but nginx reads a fast
+     * body in one go and runs the event of a finished task only after
+     * it: so two tasks take turns, and a task is posted again as soon as
+     * the other's thread is done, its event still pending.
+     */
 
-    task = ctx->ahead_task;
+    for (i = 0; i < 2; i++) {
+        task = ctx->ahead_tasks[i];
 
-    if (task == NULL) {
-        task = ngx_thread_task_alloc(r->pool,
-                                     sizeof(ngx_http_registry_ahead_task_t));
         if (task == NULL) {
-            return NGX_ERROR;
+            task = ngx_thread_task_alloc(r->pool,
+                                   sizeof(ngx_http_registry_ahead_task_t));
+            if (task == NULL) {
+                return NGX_ERROR;
+            }
+
+            ctx->ahead_tasks[i] = task;
+            break;
         }
 
-        ctx->ahead_task = task;
+        at = task->ctx;
+        if (!at->queued) {
+            break;
+        }
+    }
+
+    if (i == 2) {
+        return NGX_AGAIN;
     }
 
     at = task->ctx;
@@ -1502,11 +1524,15 @@ ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     task->event.data = at;
     task->event.handler = ngx_http_registry_ahead_event;
 
+    at->working = 1;
+
     if (ngx_thread_task_post(rlcf->thread_pool, task) != NGX_OK) {
+        at->working = 0;
         return NGX_ERROR;
     }
 
-    ctx->hashing = 1;
+    at->queued = 1;
+    ctx->ahead_pending++;
     ctx->body_hashed = written;
 
     if (at->sync) {
@@ -1540,6 +1566,35 @@ ngx_http_registry_ahead_thread(void *data, ngx_log_t *log)
                                SYNC_FILE_RANGE_WRITE);
     }
 #endif
+
+    /* the state's bytes before the flag: another thread goes on */
+
+    ngx_memory_barrier();
+    at->working = 0;
+}
+
+
+static ngx_uint_t
+ngx_http_registry_ahead_working(ngx_http_registry_ctx_t *ctx)
+{
+    ngx_uint_t                       i, working;
+    ngx_thread_task_t               *task;
+    ngx_http_registry_ahead_task_t  *at;
+
+    working = 0;
+
+    for (i = 0; i < 2; i++) {
+        task = ctx->ahead_tasks[i];
+
+        if (task != NULL) {
+            at = task->ctx;
+            working |= at->working;
+        }
+    }
+
+    ngx_memory_barrier();
+
+    return working;
 }
 
 
@@ -1563,7 +1618,8 @@ ngx_http_registry_ahead_event(ngx_event_t *ev)
     r->main->blocked--;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
-    ctx->hashing = 0;
+    ctx->ahead_pending--;
+    at->queued = 0;
 
     if (at->rc != BLOBSTORE_OK) {
 
@@ -1590,7 +1646,7 @@ ngx_http_registry_ahead_resume(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
 
-    if (ctx->hashing || ctx->body_ready == NULL) {
+    if (ctx->ahead_pending > 0 || ctx->body_ready == NULL) {
         return;
     }
 
@@ -1625,7 +1681,7 @@ ngx_http_registry_body_wait(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
 
-    if (ctx->hashing) {
+    if (ctx->ahead_pending > 0) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "registry body waits for its hashing");
 

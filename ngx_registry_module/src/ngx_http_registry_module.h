@@ -132,13 +132,13 @@ typedef struct {
     off_t                       body_hashed;
     off_t                       body_written;
     blobstore_ahead_t          *ahead;
-    void                       *ahead_task;
+    void                       *ahead_tasks[2];
+    ngx_uint_t                  ahead_pending;
     ngx_http_client_body_handler_pt  body_ready;
     unsigned                    identified:1;
     unsigned                    hash_body:1;
     unsigned                    seed_body:1;
     unsigned                    write_body:1;
-    unsigned                    hashing:1;
 } ngx_http_registry_ctx_t;
 
 
