@@ -24,7 +24,25 @@ my $t = Hephaestus::Test->new(
     workers => 2,
     main => 'thread_pool small threads=1;',
     http => 'error_log %%TESTDIR%%/debug.log debug;',
-    extra_location => "            registry_thread_pool small;\n")->run();
+    extra_location => "            registry_thread_pool small;\n",
+    servers => <<'EOF')->run();
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+
+        # for the error page too: nginx checks the size again there
+        client_max_body_size 3m;
+
+        location /v2/ {
+            registry on;
+            registry_root %%DATA%%;
+            registry_thread_pool small;
+            error_page 400 413 500 /oops;
+        }
+        location = /oops {
+            return 200 "oops\n";
+        }
+    }
+EOF
 my $spool = $t->dir . '/client_body_temp';
 my $MiB = 1024 * 1024;
 
@@ -157,6 +175,46 @@ is($r->{status}, 204, 'gone mid-body: the session is still there');
 is(hdr($r, 'range'), '0-0', 'gone mid-body: and still empty');
 is(raw_send('PUT', add_query($loc, 'digest=' . sha256_digest($body)), $body),
     201, 'gone mid-body: the same session takes the whole body after');
+
+# a body that fails while its hashing is queued, with an error_page:
+# the request goes elsewhere and ends, the task's end must not touch it,
+# and the connection must still be closed (found by review: a worker
+# crash, and a connection never closed)
+
+sub chunked_fail {
+    my ($path, $tail) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port(2), Proto => 'tcp', Timeout => 10)
+        or die "connect: $!";
+    my $chunk = 'c' x (2 * $MiB);
+    print $s "PATCH $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        . sprintf('%x', length $chunk) . "\r\n$chunk\r\n" . $tail;
+    my ($answer, $closed, $end) = ('', 0, time + 5);
+    while (time < $end) {
+        my $n = sysread($s, my $buf, 65536);
+        if (defined $n && $n == 0) { $closed = 1; last }
+        $answer .= $buf if $n;
+        sleep 0.01 unless $n;
+    }
+    close $s;
+    return ($answer, $closed);
+}
+
+my $workers = join ',', sort @{ $t->worker_pids };
+for my $case ([ 'bad chunk', "zz\r\n\r\n", qr{^HTTP/1\.1 400 .*oops}s ],
+    [ 'too big', sprintf('%x', 2 * $MiB) . "\r\n" . ('d' x (2 * $MiB))
+        . "\r\n0\r\n\r\n", qr{^HTTP/1\.1 413 .*oops}s ]) {
+    my ($name, $tail, $re) = @$case;
+    for my $try (1 .. 3) {
+        my $l = start_upload('ahead/fail');
+        my ($answer, $closed) = chunked_fail($l, $tail);
+        like($answer, $re, "$name, try $try: the error page answers");
+        ok($closed, "$name, try $try: the connection is closed");
+    }
+}
+is(join(',', sort @{ $t->worker_pids }), $workers,
+    'no worker died on a failed body');
 
 is_deeply([ $t->store_problems ], [], 'store: every file a whole object');
 

@@ -46,14 +46,17 @@ static ngx_int_t ngx_http_registry_body_filter(ngx_http_request_t *r,
 static void ngx_http_registry_write_behind(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written);
 #if (NGX_THREADS)
+static ngx_http_registry_ahead_t *ngx_http_registry_ahead_create(
+    ngx_http_request_t *r, ngx_http_registry_ctx_t *ctx, ngx_fd_t fd);
 static ngx_int_t ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written);
 static ngx_uint_t ngx_http_registry_ahead_working(
-    ngx_http_registry_ctx_t *ctx);
+    ngx_http_registry_ahead_t *h);
 static void ngx_http_registry_ahead_thread(void *data, ngx_log_t *log);
 static void ngx_http_registry_ahead_event(ngx_event_t *ev);
 static void ngx_http_registry_ahead_resume(ngx_http_request_t *r);
-static void ngx_http_registry_ahead_cleanup(void *data);
+static void ngx_http_registry_ahead_detach(void *data);
+static void ngx_http_registry_ahead_release(ngx_http_registry_ahead_t *h);
 #endif
 
 
@@ -1336,29 +1339,44 @@ ngx_http_registry_filter_init(ngx_conf_t *cf)
 
 /*
  * While a blob's body is still arriving, the part nginx has spooled is
- * hashed every few MiB in the thread pool (the library's "ahead" state)
- * and handed to the disk: the body is linked into the upload as it is,
- * and the task after the last byte then has only the rest to hash and to
- * flush.  With a body at a later offset (copied, not linked), neither is
- * done.
+ * hashed every MiB or so in the thread pool (the library's "ahead"
+ * state) and, for a body at offset 0 with syncing on, handed to the disk:
+ * the body is linked into the upload as it is, and the task after the
+ * last byte then has only the rest to hash and to flush.
+ *
+ * The tasks hold no reference on the request: they work on a holder of
+ * their own (the state, a dup of the spool file's fd, the session's name
+ * and id) that lives until the request and every queued task are done
+ * with it.  A request finalized, redirected or terminated meanwhile only
+ * detaches itself from the holder.
  */
 
 #if (NGX_THREADS)
 
 typedef struct {
-    ngx_http_request_t  *request;
-    blobstore_ahead_t   *ahead;
-    blobstore_t         *store;
-    char                *name;      /* the session to seed from, or NULL */
-    char                *id;
-    ngx_fd_t             fd;
-    off_t                from;
-    off_t                to;
-    ngx_flag_t           sync;
-    int                  rc;
-    ngx_uint_t           queued;    /* posted, its event not yet run */
-    volatile ngx_uint_t  working;   /* its thread is not done */
+    ngx_http_registry_ahead_t  *holder;
+    off_t                       from;
+    off_t                       to;
+    ngx_flag_t                  sync;
+    ngx_flag_t                  seed;
+    int                         rc;
+    ngx_uint_t                  queued;    /* posted, its event not run */
+    volatile ngx_uint_t         working;   /* its thread is not done */
 } ngx_http_registry_ahead_task_t;
+
+
+struct ngx_http_registry_ahead_s {
+    blobstore_ahead_t          *state;
+    blobstore_t                *store;
+    ngx_http_request_t         *request;   /* NULL once it is gone */
+    ngx_http_registry_ctx_t    *ctx;
+    ngx_fd_t                    fd;
+    ngx_uint_t                  refs;
+    ngx_uint_t                  pending;   /* tasks queued */
+    ngx_thread_task_t          *tasks[2];
+    char                        name[BLOBSTORE_NAME_MAX + 1];
+    char                        id[BLOBSTORE_UUID_LEN + 1];
+};
 
 #endif
 
@@ -1394,7 +1412,7 @@ ngx_http_registry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx->hash_body) {
         if (written - ctx->body_hashed < NGX_HTTP_REGISTRY_HASH_AHEAD
-            || ngx_http_registry_ahead_working(ctx))
+            || ngx_http_registry_ahead_working(ctx->ahead))
         {
             return rc;
         }
@@ -1443,50 +1461,99 @@ ngx_http_registry_write_behind(ngx_http_request_t *r,
 
 #if (NGX_THREADS)
 
+static ngx_http_registry_ahead_t *
+ngx_http_registry_ahead_create(ngx_http_request_t *r,
+    ngx_http_registry_ctx_t *ctx, ngx_fd_t fd)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_registry_ahead_t     *h;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    h = ngx_calloc(sizeof(ngx_http_registry_ahead_t), r->connection->log);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    if (blobstore_ahead_new(&h->state, NULL) != BLOBSTORE_OK) {
+        ngx_free(h);
+        return NULL;
+    }
+
+    h->fd = dup(fd);
+    if (h->fd == NGX_INVALID_FILE) {
+        blobstore_ahead_free(h->state);
+        ngx_free(h);
+        return NULL;
+    }
+
+    h->store = rlcf->store;
+    h->request = r;
+    h->ctx = ctx;
+    h->refs = 1;
+
+    if (ctx->seed_body && ctx->name.len <= BLOBSTORE_NAME_MAX
+        && ngx_strlen(ctx->ref.data) <= BLOBSTORE_UUID_LEN)
+    {
+        ngx_memcpy(h->name, ctx->name.data, ctx->name.len);
+        ngx_memcpy(h->id, ctx->ref.data, ngx_strlen(ctx->ref.data));
+    }
+
+    cln->handler = ngx_http_registry_ahead_detach;
+    cln->data = h;
+
+    return h;
+}
+
+
 static ngx_int_t
 ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, ngx_fd_t fd, off_t written)
 {
     ngx_uint_t                       i;
     ngx_thread_task_t               *task;
-    ngx_pool_cleanup_t              *cln;
+    ngx_http_registry_ahead_t       *h;
     ngx_http_registry_ahead_task_t  *at;
     ngx_http_registry_loc_conf_t    *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
 
     if (ctx->ahead == NULL) {
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
+        ctx->ahead = ngx_http_registry_ahead_create(r, ctx, fd);
+        if (ctx->ahead == NULL) {
             return NGX_ERROR;
         }
-
-        if (blobstore_ahead_new(&ctx->ahead, NULL) != BLOBSTORE_OK) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_registry_ahead_cleanup;
-        cln->data = ctx->ahead;
     }
+
+    h = ctx->ahead;
 
     /*
      * One thread at a time works on the state, but nginx reads a fast
      * body in one go and runs the event of a finished task only after
      * it: so two tasks take turns, and a task is posted again as soon as
-     * the other's thread is done, its event still pending.
+     * the other's thread is done, its event still pending.  They are
+     * allocated apart from the request, which may end before them.
      */
 
     for (i = 0; i < 2; i++) {
-        task = ctx->ahead_tasks[i];
+        task = h->tasks[i];
 
         if (task == NULL) {
-            task = ngx_thread_task_alloc(r->pool,
-                                   sizeof(ngx_http_registry_ahead_task_t));
+            task = ngx_calloc(sizeof(ngx_thread_task_t)
+                              + sizeof(ngx_http_registry_ahead_task_t),
+                              r->connection->log);
             if (task == NULL) {
                 return NGX_ERROR;
             }
 
-            ctx->ahead_tasks[i] = task;
+            task->ctx = task + 1;
+            h->tasks[i] = task;
             break;
         }
 
@@ -1502,22 +1569,15 @@ ngx_http_registry_hash_ahead(ngx_http_request_t *r,
 
     at = task->ctx;
     ngx_memzero(at, sizeof(ngx_http_registry_ahead_task_t));
-    at->request = r;
-    at->ahead = ctx->ahead;
-    at->store = rlcf->store;
-    at->fd = fd;
+    at->holder = h;
     at->to = written;
+    at->seed = (ctx->body_hashed == 0 && h->name[0] != '\0');
 
     if (rlcf->sync && ctx->write_body
         && written - ctx->body_written >= NGX_HTTP_REGISTRY_WRITE_BEHIND)
     {
         at->sync = 1;
         at->from = ctx->body_written;
-    }
-
-    if (ctx->seed_body && ctx->body_hashed == 0) {
-        at->name = (char *) ctx->name.data;
-        at->id = (char *) ctx->ref.data;
     }
 
     task->handler = ngx_http_registry_ahead_thread;
@@ -1532,14 +1592,13 @@ ngx_http_registry_hash_ahead(ngx_http_request_t *r,
     }
 
     at->queued = 1;
-    ctx->ahead_pending++;
+    h->pending++;
+    h->refs++;
     ctx->body_hashed = written;
 
     if (at->sync) {
         ctx->body_written = written;
     }
-
-    r->main->blocked++;
 
     return NGX_OK;
 }
@@ -1550,19 +1609,23 @@ ngx_http_registry_ahead_thread(void *data, ngx_log_t *log)
 {
     ngx_http_registry_ahead_task_t  *at = data;
 
-    if (at->name != NULL) {
-        at->rc = blobstore_ahead_seed(at->ahead, at->store, at->name, at->id,
+    ngx_http_registry_ahead_t  *h;
+
+    h = at->holder;
+    at->rc = BLOBSTORE_OK;
+
+    if (at->seed) {
+        at->rc = blobstore_ahead_seed(h->state, h->store, h->name, h->id,
                                       NULL);
-        if (at->rc != BLOBSTORE_OK) {
-            return;
-        }
     }
 
-    at->rc = blobstore_ahead_update(at->ahead, at->fd, at->to, NULL);
+    if (at->rc == BLOBSTORE_OK) {
+        at->rc = blobstore_ahead_update(h->state, h->fd, at->to, NULL);
+    }
 
 #if (NGX_LINUX)
     if (at->sync) {
-        (void) sync_file_range(at->fd, at->from, at->to - at->from,
+        (void) sync_file_range(h->fd, at->from, at->to - at->from,
                                SYNC_FILE_RANGE_WRITE);
     }
 #endif
@@ -1575,19 +1638,20 @@ ngx_http_registry_ahead_thread(void *data, ngx_log_t *log)
 
 
 static ngx_uint_t
-ngx_http_registry_ahead_working(ngx_http_registry_ctx_t *ctx)
+ngx_http_registry_ahead_working(ngx_http_registry_ahead_t *h)
 {
     ngx_uint_t                       i, working;
-    ngx_thread_task_t               *task;
     ngx_http_registry_ahead_task_t  *at;
+
+    if (h == NULL) {
+        return 0;
+    }
 
     working = 0;
 
     for (i = 0; i < 2; i++) {
-        task = ctx->ahead_tasks[i];
-
-        if (task != NULL) {
-            at = task->ctx;
+        if (h->tasks[i] != NULL) {
+            at = h->tasks[i]->ctx;
             working |= at->working;
         }
     }
@@ -1604,22 +1668,28 @@ ngx_http_registry_ahead_event(ngx_event_t *ev)
     ngx_connection_t                *c;
     ngx_http_request_t              *r;
     ngx_http_registry_ctx_t         *ctx;
+    ngx_http_registry_ahead_t       *h;
     ngx_http_registry_ahead_task_t  *at;
 
     at = ev->data;
-    r = at->request;
-    c = r->connection;
+    h = at->holder;
+    r = h->request;
 
+    at->queued = 0;
+    h->pending--;
+
+    if (r == NULL) {
+        ngx_http_registry_ahead_release(h);
+        return;
+    }
+
+    c = r->connection;
     ngx_http_set_log_request(c->log, r);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "registry hashed ahead to %O: %d", at->to, at->rc);
 
-    r->main->blocked--;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
-    ctx->ahead_pending--;
-    at->queued = 0;
+    ctx = h->ctx;
 
     if (at->rc != BLOBSTORE_OK) {
 
@@ -1628,15 +1698,18 @@ ngx_http_registry_ahead_event(ngx_event_t *ev)
         ctx->hash_body = 0;
     }
 
-    /*
-     * the empty handler while the body is read, the resume once it is
-     * all there, or the finalizer when the request was terminated
-     */
+    if (h->pending == 0 && ctx->body_ready != NULL) {
+        ngx_http_registry_ahead_release(h);
+        ngx_http_registry_ahead_resume(r);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
 
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
+    ngx_http_registry_ahead_release(h);
 }
 
+
+/* the body's handler, once the body is whole and no task is queued */
 
 static void
 ngx_http_registry_ahead_resume(ngx_http_request_t *r)
@@ -1646,7 +1719,9 @@ ngx_http_registry_ahead_resume(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
 
-    if (ctx->ahead_pending > 0 || ctx->body_ready == NULL) {
+    if (ctx == NULL || ctx->body_ready == NULL
+        || (ctx->ahead != NULL && ctx->ahead->pending > 0))
+    {
         return;
     }
 
@@ -1659,17 +1734,52 @@ ngx_http_registry_ahead_resume(ngx_http_request_t *r)
 
 
 static void
-ngx_http_registry_ahead_cleanup(void *data)
+ngx_http_registry_ahead_detach(void *data)
 {
-    blobstore_ahead_free(data);
+    ngx_http_registry_ahead_t  *h = data;
+
+    h->request = NULL;
+    h->ctx = NULL;
+
+    ngx_http_registry_ahead_release(h);
+}
+
+
+static void
+ngx_http_registry_ahead_release(ngx_http_registry_ahead_t *h)
+{
+    if (--h->refs > 0) {
+        return;
+    }
+
+    blobstore_ahead_free(h->state);
+    (void) close(h->fd);
+    ngx_free(h->tasks[0]);
+    ngx_free(h->tasks[1]);
+    ngx_free(h);
+}
+
+
+blobstore_ahead_t *
+ngx_http_registry_ahead_state(ngx_http_registry_ctx_t *ctx)
+{
+    return (ctx->ahead != NULL) ? ctx->ahead->state : NULL;
+}
+
+#else
+
+blobstore_ahead_t *
+ngx_http_registry_ahead_state(ngx_http_registry_ctx_t *ctx)
+{
+    return NULL;
 }
 
 #endif
 
 
 /*
- * Called first by a body handler: NGX_AGAIN when a hashing task still
- * reads the body, and the handler is called again once it is done.
+ * Called first by a body handler: NGX_AGAIN when a hashing task is still
+ * queued, and the handler is called again once none is.
  */
 
 ngx_int_t
@@ -1681,7 +1791,7 @@ ngx_http_registry_body_wait(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_registry_module);
 
-    if (ctx->ahead_pending > 0) {
+    if (ctx->ahead != NULL && ctx->ahead->pending > 0) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "registry body waits for its hashing");
 

@@ -77,6 +77,7 @@ typedef struct {
 
 
 typedef struct ngx_http_registry_task_s  ngx_http_registry_task_t;
+typedef struct ngx_http_registry_ahead_s  ngx_http_registry_ahead_t;
 
 typedef void (*ngx_http_registry_work_pt)(ngx_http_registry_task_t *t);
 typedef ngx_int_t (*ngx_http_registry_done_pt)(ngx_http_request_t *r,
@@ -131,10 +132,9 @@ typedef struct {
     ngx_str_t                   groups;
     off_t                       body_hashed;
     off_t                       body_written;
-    blobstore_ahead_t          *ahead;
-    void                       *ahead_tasks[2];
-    ngx_uint_t                  ahead_pending;
-    ngx_http_client_body_handler_pt  body_ready;
+    ngx_http_registry_ahead_t  *ahead;
+    ngx_http_client_body_handler_pt
+                                body_ready;
     unsigned                    identified:1;
     unsigned                    hash_body:1;
     unsigned                    seed_body:1;
@@ -158,6 +158,8 @@ char *ngx_http_registry_body_path(ngx_http_request_t *r);
 void ngx_http_registry_body_done(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_registry_body_wait(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
+blobstore_ahead_t *ngx_http_registry_ahead_state(
+    ngx_http_registry_ctx_t *ctx);
 ngx_int_t ngx_http_registry_arg(ngx_http_request_t *r, char *name,
     size_t len, ngx_str_t *value);
 char *ngx_http_registry_cstr(ngx_pool_t *pool, u_char *data, size_t len);

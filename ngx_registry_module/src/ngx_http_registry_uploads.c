@@ -193,7 +193,7 @@ ngx_http_registry_body_task(ngx_http_request_t *r,
     t->fd = fd;
     t->path = ngx_http_registry_body_path(r);
     t->size = len;
-    t->ahead = ctx->ahead;
+    t->ahead = ngx_http_registry_ahead_state(ctx);
 
     return t;
 }
