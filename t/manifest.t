@@ -226,6 +226,34 @@ is($r->{status}, 201, 'manifest of exactly 4 MiB');
 $r = $t->get('/v2/m/oci/manifests/big', %H);
 ok($r->{content} eq $exact, 'manifest of 4 MiB exact bytes');
 
+# manifests up to 16 KiB are answered from memory, bigger ones from the
+# file: the same bytes, headers and ranges on both sides of the line
+
+for my $size (16 * 1024, 16 * 1024 + 1) {
+    my $body = $pad->($size);
+    my $d = sha256_digest($body);
+    $r = $t->put_manifest('m/oci', "edge$size", $body, OCI_MANIFEST);
+    is($r->{status}, 201, "manifest of $size bytes");
+    $r = $t->get("/v2/m/oci/manifests/edge$size", %H);
+    ok($r->{content} eq $body, "manifest of $size bytes: exact bytes");
+    is(hdr($r, 'content-length'), $size, "manifest of $size bytes: length");
+    is(hdr($r, 'docker-content-digest'), $d,
+        "manifest of $size bytes: digest");
+    is(hdr($r, 'content-type'), OCI_MANIFEST,
+        "manifest of $size bytes: type");
+    $r = $t->get("/v2/m/oci/manifests/$d",
+        headers => { accept => OCI_MANIFEST, range => 'bytes=10-19' });
+    is($r->{status}, 206, "manifest of $size bytes: range");
+    is($r->{content}, substr($body, 10, 10),
+        "manifest of $size bytes: range bytes");
+    is(hdr($r, 'content-range'), "bytes 10-19/$size",
+        "manifest of $size bytes: content-range");
+    $r = $t->get("/v2/m/oci/manifests/edge$size",
+        headers => { accept => OCI_MANIFEST, 'if-none-match' => qq{"$d"} });
+    is($r->{status}, 304, "manifest of $size bytes: if-none-match");
+    is($r->{content} // '', '', "manifest of $size bytes: 304 has no body");
+}
+
 $before = $t->snapshot();
 my $over = $pad->($limit + 1);
 $r = $t->put_manifest('m/oci', 'toobig', $over, OCI_MANIFEST);

@@ -412,6 +412,19 @@ BLOBSTORE_EXTERN(int) blobstore_manifest_open(int *fd_out,
     blobstore_info_t *info, blobstore_t *bs, const char *repo,
     const char *reference, blobstore_error_t *err) BLOBSTORE_WUR;
 
+/**
+ * Like blobstore_manifest_open(), but a manifest of at most size bytes is
+ * read into buf instead of being left open: then *len_out is its length
+ * and *fd_out is -1.  A bigger one is opened (*len_out 0), and the
+ * caller owns *fd_out.  Saves a small answer the file's round trip.
+ *
+ * @return as blobstore_manifest_open()
+ */
+BLOBSTORE_EXTERN(int) blobstore_manifest_read(int *fd_out, void *buf,
+    size_t size, size_t *len_out, blobstore_info_t *info, blobstore_t *bs,
+    const char *repo, const char *reference, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
 /** Like blobstore_manifest_open() without opening. */
 BLOBSTORE_EXTERN(int) blobstore_manifest_stat(blobstore_info_t *info,
     blobstore_t *bs, const char *repo, const char *reference,

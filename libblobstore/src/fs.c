@@ -242,7 +242,7 @@ blobstore__read_small(char *buf, size_t size, size_t *len_out,
     const char *path, blobstore_error_t *err)
 {
     int      fd;
-    size_t   len;
+    size_t   len, want;
     ssize_t  n;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -265,7 +265,8 @@ blobstore__read_small(char *buf, size_t size, size_t *len_out,
                                     "file \"%s\" too large", path);
         }
 
-        n = read(fd, buf + len, size - 1 - len);
+        want = size - 1 - len;
+        n = read(fd, buf + len, want);
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -282,6 +283,15 @@ blobstore__read_small(char *buf, size_t size, size_t *len_out,
         }
 
         len += (size_t) n;
+
+        /*
+         * a regular file reads short only at its end: a link, written
+         * whole and renamed into place, needs no second read to say so
+         */
+
+        if ((size_t) n < want) {
+            break;
+        }
     }
 
     close(fd);

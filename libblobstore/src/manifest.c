@@ -47,6 +47,12 @@ static const char *skip_string(const char *p, const char *end);
 static const char *skip_value(const char *p, const char *end);
 static int read_all(char **out, size_t *len_out, int fd, size_t size,
     blobstore_error_t *err);
+static int read_into(char *buf, size_t *len_out, int fd, size_t size,
+    blobstore_error_t *err);
+static int manifest_load(json_t **out, int *fd_out, char *ubuf,
+    size_t usize, size_t *ulen, blobstore_info_t *info,
+    const blobstore_t *bs, const char *repo, const blobstore__digest_t *d,
+    blobstore_error_t *err);
 static void info_fill(blobstore_info_t *info, json_t *root);
 static int delete_tags_of(int *matched, blobstore_t *bs, const char *repo,
     const blobstore__digest_t *d, blobstore_error_t *err);
@@ -818,15 +824,36 @@ static int
 read_all(char **out, size_t *len_out, int fd, size_t size,
     blobstore_error_t *err)
 {
-    char     *buf;
-    size_t    len;
-    ssize_t   n;
+    int    rc;
+    char  *buf;
 
     buf = malloc(size + 1);
     if (buf == NULL) {
         return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
                                 "out of memory");
     }
+
+    rc = read_into(buf, len_out, fd, size, err);
+    if (rc != BLOBSTORE_OK) {
+        free(buf);
+        return rc;
+    }
+
+    buf[*len_out] = '\0';
+    *out = buf;
+
+    return BLOBSTORE_OK;
+}
+
+
+/* Reads up to size bytes from the start of fd into buf. */
+
+static int
+read_into(char *buf, size_t *len_out, int fd, size_t size,
+    blobstore_error_t *err)
+{
+    size_t   len;
+    ssize_t  n;
 
     len = 0;
 
@@ -838,7 +865,6 @@ read_all(char **out, size_t *len_out, int fd, size_t size,
                 continue;
             }
 
-            free(buf);
             return blobstore__sys_error(err, errno, "pread() failed");
         }
 
@@ -849,8 +875,6 @@ read_all(char **out, size_t *len_out, int fd, size_t size,
         len += (size_t) n;
     }
 
-    buf[len] = '\0';
-    *out = buf;
     *len_out = len;
 
     return BLOBSTORE_OK;
@@ -895,8 +919,22 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
     const blobstore_t *bs, const char *repo, const blobstore__digest_t *d,
     blobstore_error_t *err)
 {
-    int                  rc, fd;
-    char                 path[BLOBSTORE__PATH_MAX], *buf;
+    return manifest_load(out, fd_out, NULL, 0, NULL, info, bs, repo, d, err);
+}
+
+
+/*
+ * As blobstore__manifest_load(); with ubuf, a manifest of at most usize
+ * bytes is read into it (*ulen) and not left open (*fd_out is -1).
+ */
+
+static int
+manifest_load(json_t **out, int *fd_out, char *ubuf, size_t usize,
+    size_t *ulen, blobstore_info_t *info, const blobstore_t *bs,
+    const char *repo, const blobstore__digest_t *d, blobstore_error_t *err)
+{
+    int                  rc, fd, in_ubuf;
+    char                 path[BLOBSTORE__PATH_MAX], *buf, *data;
     char                 mt[BLOBSTORE_MEDIA_TYPE_MAX + 1];
     size_t               len;
     json_t              *root;
@@ -904,6 +942,10 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
 
     if (out != NULL) {
         *out = NULL;
+    }
+
+    if (ulen != NULL) {
+        *ulen = 0;
     }
 
     mt[0] = '\0';
@@ -931,19 +973,37 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
     root = NULL;
     buf = NULL;
     len = 0;
+    in_ubuf = (ubuf != NULL && fd_out != NULL
+               && (uint64_t) st.st_size <= usize
+               && st.st_size <= MANIFEST_READ_MAX);
 
     if (st.st_size <= MANIFEST_READ_MAX) {
-        rc = read_all(&buf, &len, fd, (size_t) st.st_size, err);
+        if (in_ubuf) {
+            rc = read_into(ubuf, &len, fd, (size_t) st.st_size, err);
+            data = ubuf;
+
+        } else {
+            rc = read_all(&buf, &len, fd, (size_t) st.st_size, err);
+            data = buf;
+        }
+
+        if (rc == BLOBSTORE_OK && in_ubuf && len != (size_t) st.st_size) {
+            rc = blobstore__error(err, BLOBSTORE_EIO, 0,
+                                  "manifest data \"%s\" changed size",
+                                  path);
+        }
+
         if (rc != BLOBSTORE_OK) {
+            free(buf);
             close(fd);
             return rc;
         }
 
         if (out != NULL || info == NULL
-            || !scan_media_type(mt, sizeof(mt), buf, buf + len)
+            || !scan_media_type(mt, sizeof(mt), data, data + len)
             || !media_type_known(mt))
         {
-            root = json_loadb(buf, len, 0, NULL);
+            root = json_loadb(data, len, 0, NULL);
         }
 
         free(buf);
@@ -970,7 +1030,12 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
         json_decref(root);
     }
 
-    if (fd_out != NULL) {
+    if (in_ubuf) {
+        *ulen = len;
+        *fd_out = -1;
+        close(fd);
+
+    } else if (fd_out != NULL) {
         *fd_out = fd;
 
     } else {
@@ -998,6 +1063,28 @@ blobstore_manifest_open(int *fd_out, blobstore_info_t *info,
     }
 
     return blobstore__manifest_load(NULL, fd_out, info, bs, repo, &d, err);
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_manifest_read(int *fd_out, void *buf, size_t size, size_t *len_out,
+    blobstore_info_t *info, blobstore_t *bs, const char *repo,
+    const char *reference, blobstore_error_t *err)
+{
+    int                  rc;
+    blobstore__digest_t  d;
+
+    blobstore__error_clear(err);
+    *fd_out = -1;
+    *len_out = 0;
+
+    rc = resolve(&d, bs, repo, reference, err);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    return manifest_load(NULL, fd_out, buf, size, len_out, info, bs, repo,
+                         &d, err);
 }
 
 

@@ -387,6 +387,64 @@ START_TEST(test_manifest_exact_bytes)
 END_TEST
 
 
+/* read into the caller's buffer when it fits, opened when it does not */
+
+START_TEST(test_manifest_read_into)
+{
+    int                fd;
+    char               m[1024], buf[1024], d[80];
+    size_t             len;
+    ssize_t            n;
+    blobstore_info_t   info;
+    blobstore_error_t  err;
+
+    push_blobs();
+
+    snprintf(m, sizeof(m), "{\"schemaVersion\":2,\"mediaType\":\"%s\","
+             "\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\","
+             "\"size\":2},\"layers\":[]}", FX_OCI_MANIFEST, CONFIG_TYPE,
+             config);
+    fx_sha256(d, m, strlen(m));
+
+    ck_assert_int_eq(put(&info, "v1", FX_OCI_MANIFEST, m, &err),
+                     BLOBSTORE_OK);
+
+    memset(buf, 'x', sizeof(buf));
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, strlen(m), &len,
+                                             &info, fx.bs, "r", "v1", &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(fd, -1);
+    ck_assert_uint_eq(len, strlen(m));
+    ck_assert(memcmp(buf, m, len) == 0);
+    ck_assert_int_eq(buf[len], 'x');
+    ck_assert_str_eq(info.digest, d);
+    ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+    ck_assert_int_eq(info.size, (int64_t) strlen(m));
+
+    /* one byte short: the file is handed over instead */
+
+    memset(buf, 'x', sizeof(buf));
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, strlen(m) - 1, &len,
+                                             &info, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(buf[0], 'x');
+    ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    ck_assert_int_eq(n, (ssize_t) strlen(m));
+    ck_assert(memcmp(buf, m, strlen(m)) == 0);
+
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, sizeof(buf), &len,
+                                             &info, fx.bs, "r", "v2", &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(fd, -1);
+    ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
+
 START_TEST(test_manifest_tag_move)
 {
     char               *a, *b, da[80], db[80], rel[300], buf[300];
@@ -511,6 +569,7 @@ manifest_suite(void)
     tc = tcase_create("get");
     tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
     tcase_add_test(tc, test_manifest_exact_bytes);
+    tcase_add_test(tc, test_manifest_read_into);
     tcase_add_test(tc, test_manifest_tag_move);
     suite_add_tcase(s, tc);
 

@@ -109,12 +109,26 @@ ngx_http_registry_manifest_get(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx)
 {
     int                rc, fd;
+    size_t             len;
+    u_char            *mem;
     blobstore_info_t   info;
     blobstore_error_t  err;
 
     ngx_memzero(&err, sizeof(blobstore_error_t));
 
-    rc = blobstore_manifest_open(&fd, &info, rlcf->store,
+    /*
+     * a manifest that fits is read into memory and answered from there:
+     * it is read anyway for its type, and the file's own output would
+     * cost a sendfile() and two setsockopt() calls more
+     */
+
+    mem = ngx_pnalloc(r->pool, NGX_HTTP_REGISTRY_MANIFEST_INLINE);
+    if (mem == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = blobstore_manifest_read(&fd, mem, NGX_HTTP_REGISTRY_MANIFEST_INLINE,
+                                 &len, &info, rlcf->store,
                                  (char *) ctx->name.data,
                                  (char *) ctx->ref.data, &err);
 
@@ -129,7 +143,7 @@ ngx_http_registry_manifest_get(ngx_http_request_t *r,
                    "registry manifest: \"%s\" \"%s\" size:%L",
                    info.digest, info.media_type, info.size);
 
-    return ngx_http_registry_send_fd(r, fd, &info, 0);
+    return ngx_http_registry_send(r, fd, mem, &info, 0);
 }
 
 

@@ -987,32 +987,49 @@ ngx_int_t
 ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
     blobstore_info_t *info, ngx_uint_t blob)
 {
+    return ngx_http_registry_send(r, fd, NULL, info, blob);
+}
+
+
+/*
+ * Sends a blob or manifest: from the open file fd, or, when fd is
+ * NGX_INVALID_FILE, from mem (info->size bytes of the request's pool).
+ */
+
+ngx_int_t
+ngx_http_registry_send(ngx_http_request_t *r, ngx_fd_t fd, u_char *mem,
+    blobstore_info_t *info, ngx_uint_t blob)
+{
     size_t                     len;
-    u_char                    *etag;
+    u_char                    *etag, *name;
     ngx_buf_t                 *b;
     ngx_int_t                  rc;
     ngx_chain_t                out;
     ngx_pool_cleanup_t        *cln;
     ngx_pool_cleanup_file_t   *clnf;
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
-    if (cln == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     len = ngx_strlen(info->digest);
 
-    clnf = cln->data;
-    clnf->fd = fd;
-    clnf->name = (u_char *) ngx_http_registry_cstr(r->pool,
-                                                   (u_char *) info->digest,
-                                                   len);
-    clnf->log = r->pool->log;
+    name = (u_char *) ngx_http_registry_cstr(r->pool, (u_char *) info->digest,
+                                             len);
 
-    cln->handler = ngx_pool_cleanup_file;
+    if (fd != NGX_INVALID_FILE) {
+        cln = ngx_pool_cleanup_add(r->pool,
+                                   sizeof(ngx_pool_cleanup_file_t));
+        if (cln == NULL) {
+            (void) ngx_close_file(fd);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-    if (clnf->name == NULL) {
+        clnf = cln->data;
+        clnf->fd = fd;
+        clnf->name = name;
+        clnf->log = r->pool->log;
+
+        cln->handler = ngx_pool_cleanup_file;
+    }
+
+    if (name == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1035,7 +1052,7 @@ ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
     r->headers_out.etag->value.data = etag;
     r->headers_out.etag->value.len = len + 2;
 
-    if (ngx_http_registry_header(r, "Docker-Content-Digest", clnf->name, len)
+    if (ngx_http_registry_header(r, "Docker-Content-Digest", name, len)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1084,6 +1101,22 @@ ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (fd == NGX_INVALID_FILE) {
+        b->pos = mem;
+        b->last = mem + info->size;
+        b->start = b->pos;
+        b->end = b->last;
+        b->memory = b->last > b->pos ? 1 : 0;
+        b->sync = b->memory ? 0 : 1;
+        b->last_buf = (r == r->main) ? 1 : 0;
+        b->last_in_chain = 1;
+
+        out.buf = b;
+        out.next = NULL;
+
+        return ngx_http_output_filter(r, &out);
+    }
+
     b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
     if (b->file == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1097,7 +1130,7 @@ ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
     b->sync = b->in_file ? 0 : 1;
 
     b->file->fd = fd;
-    b->file->name.data = clnf->name;
+    b->file->name.data = name;
     b->file->name.len = len;
     b->file->log = r->connection->log;
 

@@ -57,6 +57,9 @@ typedef enum {
 #define NGX_HTTP_REGISTRY_HASH_AHEAD    (1024 * 1024)
 #define NGX_HTTP_REGISTRY_WRITE_BEHIND  (8 * 1024 * 1024)
 
+/* manifests up to this size are answered from memory */
+#define NGX_HTTP_REGISTRY_MANIFEST_INLINE  (16 * 1024)
+
 
 typedef struct {
     ngx_flag_t                  enable;
@@ -175,6 +178,8 @@ ngx_int_t ngx_http_registry_send_body(ngx_http_request_t *r, char *type,
     u_char *data, size_t len);
 ngx_int_t ngx_http_registry_send_fd(ngx_http_request_t *r, ngx_fd_t fd,
     blobstore_info_t *info, ngx_uint_t blob);
+ngx_int_t ngx_http_registry_send(ngx_http_request_t *r, ngx_fd_t fd,
+    u_char *mem, blobstore_info_t *info, ngx_uint_t blob);
 
 /* ngx_http_registry_errors.c */
 
