@@ -378,6 +378,28 @@ BLOBSTORE_EXTERN(int) blobstore_upload_cancel(blobstore_t *bs,
     const char *repo, const char *uuid, blobstore_error_t *err)
     BLOBSTORE_WUR;
 
+/**
+ * Remove the upload sessions of every repository, nested ones included,
+ * that were last written to before older_than (seconds since the epoch):
+ * the newest modification time of a session's files (data, startedat,
+ * heph-state) is its last activity.  A session in use (an append, commit
+ * or cancel holds it) is left alone.  A session goes in one step: it is
+ * moved out of reach of its id, then its files are removed.  Sessions of
+ * registry:2 in the same folder are purged alike.
+ *
+ * Only repository folders and their _uploads are read; the walk goes on
+ * past a session or folder it cannot read or remove.  Blocks for as long
+ * as the walk takes: call it where blocking is allowed.
+ *
+ * @param[out] removed_out  the number of sessions removed (may be NULL)
+ * @return BLOBSTORE_OK, or the first failure met (EIO, ENOSPC, ENOMEM,
+ *         EINVAL for a path too long), with *removed_out still counting
+ *         the sessions that went
+ */
+BLOBSTORE_EXTERN(int) blobstore_upload_purge(size_t *removed_out,
+    blobstore_t *bs, int64_t older_than, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
 
 /* manifests */
 

@@ -54,6 +54,7 @@ Suite *blob_suite(void);
 Suite *manifest_suite(void);
 Suite *list_suite(void);
 Suite *referrers_suite(void);
+Suite *purge_suite(void);
 
 
 #endif /* CHECK_FIXTURE_H_INCLUDED */

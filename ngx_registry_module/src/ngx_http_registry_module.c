@@ -17,6 +17,40 @@ typedef struct {
 } ngx_http_registry_route_t;
 
 
+typedef struct {
+    ngx_array_t                      purges;
+} ngx_http_registry_main_conf_t;
+
+
+/* a registry_root whose idle upload sessions are purged */
+
+typedef struct {
+    blobstore_t                     *store;
+    ngx_str_t                        root;
+    time_t                           age;
+    time_t                           interval;
+#if (NGX_THREADS)
+    ngx_thread_pool_t               *thread_pool;
+#endif
+} ngx_http_registry_purge_conf_t;
+
+
+/* its timer and task, in the one worker that purges */
+
+typedef struct {
+    ngx_http_registry_purge_conf_t  *conf;
+    ngx_event_t                      timer;
+    time_t                           next;
+#if (NGX_THREADS)
+    ngx_thread_task_t               *task;
+#endif
+    int64_t                          older_than;
+    size_t                           removed;
+    int                              rc;
+    blobstore_error_t                err;
+} ngx_http_registry_purge_t;
+
+
 static ngx_int_t ngx_http_registry_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_registry_split(ngx_http_request_t *r,
     ngx_http_registry_ctx_t *ctx, u_char *name, u_char *name_end,
@@ -35,11 +69,26 @@ static ngx_int_t ngx_http_registry_header_filter(ngx_http_request_t *r);
 
 static char *ngx_http_registry_root(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_registry_upload_purge(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_http_registry_close_store(void *data);
+static void *ngx_http_registry_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_registry_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_registry_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static char *ngx_http_registry_purge_add(ngx_conf_t *cf,
+    ngx_http_registry_loc_conf_t *conf);
 static ngx_int_t ngx_http_registry_init(ngx_conf_t *cf);
+
+static ngx_int_t ngx_http_registry_init_process(ngx_cycle_t *cycle);
+static void ngx_http_registry_purge_wait(ngx_http_registry_purge_t *p);
+static void ngx_http_registry_purge_timer(ngx_event_t *ev);
+static void ngx_http_registry_purge_work(ngx_http_registry_purge_t *p);
+static void ngx_http_registry_purge_done(ngx_http_registry_purge_t *p);
+#if (NGX_THREADS)
+static void ngx_http_registry_purge_thread(void *data, ngx_log_t *log);
+static void ngx_http_registry_purge_event(ngx_event_t *ev);
+#endif
 static ngx_int_t ngx_http_registry_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_registry_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -134,6 +183,13 @@ static ngx_command_t  ngx_http_registry_commands[] = {
       offsetof(ngx_http_registry_loc_conf_t, catalog_cache),
       NULL },
 
+    { ngx_string("registry_upload_purge"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_registry_upload_purge,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("registry_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -170,7 +226,7 @@ static ngx_http_module_t  ngx_http_registry_module_ctx = {
     ngx_http_registry_add_variables,       /* preconfiguration */
     ngx_http_registry_init,                /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_registry_create_main_conf,    /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -188,7 +244,7 @@ ngx_module_t  ngx_http_registry_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_registry_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -1209,10 +1265,81 @@ ngx_http_registry_root(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* registry_upload_purge off | age [interval] */
+
+static char *
+ngx_http_registry_upload_purge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_registry_loc_conf_t *rlcf = conf;
+
+    time_t      age, interval;
+    ngx_str_t  *value;
+
+    if (rlcf->upload_purge_age != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        rlcf->upload_purge_age = 0;
+        rlcf->upload_purge_interval = 0;
+        return NGX_CONF_OK;
+    }
+
+    age = ngx_parse_time(&value[1], 1);
+
+    if (age == (time_t) NGX_ERROR || age == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid age \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    interval = NGX_HTTP_REGISTRY_PURGE_INTERVAL;
+
+    if (cf->args->nelts == 3) {
+        interval = ngx_parse_time(&value[2], 1);
+
+        if (interval == (time_t) NGX_ERROR || interval == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid interval \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rlcf->upload_purge_age = age;
+    rlcf->upload_purge_interval = interval;
+
+    return NGX_CONF_OK;
+}
+
+
 static void
 ngx_http_registry_close_store(void *data)
 {
     blobstore_close(data);
+}
+
+
+static void *
+ngx_http_registry_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_registry_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_registry_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&rmcf->purges, cf->pool, 1,
+                       sizeof(ngx_http_registry_purge_conf_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return rmcf;
 }
 
 
@@ -1243,6 +1370,8 @@ ngx_http_registry_create_loc_conf(ngx_conf_t *cf)
     conf->delete = NGX_CONF_UNSET;
     conf->sync = NGX_CONF_UNSET;
     conf->catalog_cache = NGX_CONF_UNSET;
+    conf->upload_purge_age = NGX_CONF_UNSET;
+    conf->upload_purge_interval = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -1264,6 +1393,11 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->sync, prev->sync, 1);
     ngx_conf_merge_sec_value(conf->catalog_cache, prev->catalog_cache,
                              BLOBSTORE_CATALOG_TTL);
+    ngx_conf_merge_sec_value(conf->upload_purge_age, prev->upload_purge_age,
+                             NGX_HTTP_REGISTRY_PURGE_AGE);
+    ngx_conf_merge_sec_value(conf->upload_purge_interval,
+                             prev->upload_purge_interval,
+                             NGX_HTTP_REGISTRY_PURGE_INTERVAL);
     ngx_conf_merge_str_value(conf->root, prev->root, "");
     ngx_conf_merge_str_value(conf->thread_pool_name,
                              prev->thread_pool_name, "default");
@@ -1308,7 +1442,7 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         && ngx_strncmp(prev->root.data, conf->root.data, conf->root.len) == 0)
     {
         conf->store = prev->store;
-        return NGX_CONF_OK;
+        return ngx_http_registry_purge_add(cf, conf);
     }
 
     opts.fsync = conf->sync ? 1 : 0;
@@ -1334,6 +1468,58 @@ ngx_http_registry_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     cln->handler = ngx_http_registry_close_store;
     cln->data = conf->store;
 
+    return ngx_http_registry_purge_add(cf, conf);
+}
+
+
+/*
+ * Notes the store of a registry location for purging.  The purge walks
+ * the whole folder, so there is one per registry_root: where locations
+ * sharing one disagree, the shortest age and interval win.
+ */
+
+static char *
+ngx_http_registry_purge_add(ngx_conf_t *cf,
+    ngx_http_registry_loc_conf_t *conf)
+{
+    ngx_uint_t                       i;
+    ngx_http_registry_main_conf_t   *rmcf;
+    ngx_http_registry_purge_conf_t  *pc;
+
+    if (conf->upload_purge_age == 0) {
+        return NGX_CONF_OK;
+    }
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_registry_module);
+
+    pc = rmcf->purges.elts;
+
+    for (i = 0; i < rmcf->purges.nelts; i++) {
+        if (pc[i].root.len == conf->root.len
+            && ngx_strncmp(pc[i].root.data, conf->root.data,
+                           conf->root.len)
+               == 0)
+        {
+            pc[i].age = ngx_min(pc[i].age, conf->upload_purge_age);
+            pc[i].interval = ngx_min(pc[i].interval,
+                                     conf->upload_purge_interval);
+            return NGX_CONF_OK;
+        }
+    }
+
+    pc = ngx_array_push(&rmcf->purges);
+    if (pc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pc->store = conf->store;
+    pc->root = conf->root;
+    pc->age = conf->upload_purge_age;
+    pc->interval = conf->upload_purge_interval;
+#if (NGX_THREADS)
+    pc->thread_pool = conf->thread_pool;
+#endif
+
     return NGX_CONF_OK;
 }
 
@@ -1355,6 +1541,211 @@ ngx_http_registry_init(ngx_conf_t *cf)
 
     return NGX_OK;
 }
+
+
+/*
+ * Upload sessions left idle are purged by worker 0 alone, from a timer
+ * that does not hold the worker back when it shuts down, in the thread
+ * pool of the first location that uses the store.
+ */
+
+static ngx_int_t
+ngx_http_registry_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_http_registry_purge_t       *p;
+    ngx_http_registry_main_conf_t   *rmcf;
+    ngx_http_registry_purge_conf_t  *pc;
+#if (NGX_THREADS)
+    ngx_thread_task_t               *task;
+#endif
+
+    if ((ngx_process != NGX_PROCESS_WORKER
+         && ngx_process != NGX_PROCESS_SINGLE)
+        || ngx_worker != 0)
+    {
+        return NGX_OK;
+    }
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_registry_module);
+    if (rmcf == NULL) {
+        return NGX_OK;
+    }
+
+    pc = rmcf->purges.elts;
+
+    for (i = 0; i < rmcf->purges.nelts; i++) {
+
+#if (NGX_THREADS)
+
+        task = ngx_thread_task_alloc(cycle->pool,
+                                     sizeof(ngx_http_registry_purge_t));
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = task->ctx;
+        p->task = task;
+
+        task->handler = ngx_http_registry_purge_thread;
+        task->event.handler = ngx_http_registry_purge_event;
+        task->event.data = p;
+        task->event.log = cycle->log;
+
+#else
+
+        p = ngx_pcalloc(cycle->pool, sizeof(ngx_http_registry_purge_t));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+#endif
+
+        p->conf = &pc[i];
+        p->timer.handler = ngx_http_registry_purge_timer;
+        p->timer.data = p;
+        p->timer.log = cycle->log;
+        p->timer.cancelable = 1;
+
+        /*
+         * As registry:2, the first purge comes at a random time within
+         * the first hour (or interval): servers sharing the folder and
+         * started together then seldom walk it at the same time.
+         */
+
+        p->next = ngx_time()
+                  + (time_t) (ngx_random() % ngx_min(pc[i].interval, 3600));
+
+        ngx_http_registry_purge_wait(p);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Arms the timer for p->next, an hour at most at a time, so that any
+ * interval fits a 32-bit ngx_msec_t (a month in milliseconds does not).
+ */
+
+static void
+ngx_http_registry_purge_wait(ngx_http_registry_purge_t *p)
+{
+    time_t  delay;
+
+    delay = p->next - ngx_time();
+
+    if (delay < 0) {
+        delay = 0;
+    }
+
+    delay = ngx_min(delay, 3600);
+
+    ngx_add_timer(&p->timer, (ngx_msec_t) delay * 1000);
+}
+
+
+static void
+ngx_http_registry_purge_timer(ngx_event_t *ev)
+{
+    ngx_http_registry_purge_t  *p = ev->data;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    if (ngx_time() < p->next) {
+        ngx_http_registry_purge_wait(p);
+        return;
+    }
+
+    p->older_than = (int64_t) (ngx_time() - p->conf->age);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "registry purge \"%V\" before %L",
+                   &p->conf->root, p->older_than);
+
+#if (NGX_THREADS)
+
+    if (ngx_thread_task_post(p->conf->thread_pool, p->task) == NGX_OK) {
+        return;
+    }
+
+    /* the pool said why; the next purge is an interval away */
+
+    p->next = ngx_time() + p->conf->interval;
+    ngx_http_registry_purge_wait(p);
+
+#else
+
+    ngx_http_registry_purge_work(p);
+    ngx_http_registry_purge_done(p);
+
+#endif
+}
+
+
+static void
+ngx_http_registry_purge_work(ngx_http_registry_purge_t *p)
+{
+    p->removed = 0;
+    p->rc = blobstore_upload_purge(&p->removed, p->conf->store,
+                                   p->older_than, &p->err);
+}
+
+
+static void
+ngx_http_registry_purge_done(ngx_http_registry_purge_t *p)
+{
+    ngx_log_t  *log;
+
+    log = p->timer.log;
+
+    if (p->rc != BLOBSTORE_OK) {
+        p->err.message[sizeof(p->err.message) - 1] = '\0';
+
+        ngx_log_error(NGX_LOG_CRIT, log, p->err.sys_errno,
+                      "registry: purging upload sessions in \"%V\" "
+                      "failed: %s", &p->conf->root, p->err.message);
+    }
+
+    if (p->removed > 0) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "registry: upload sessions idle for over %T s in "
+                      "\"%V\": %uz removed",
+                      p->conf->age, &p->conf->root, p->removed);
+    }
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    p->next = ngx_time() + p->conf->interval;
+    ngx_http_registry_purge_wait(p);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_registry_purge_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_registry_purge_t  *p = data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "registry purge thread");
+
+    ngx_http_registry_purge_work(p);
+}
+
+
+static void
+ngx_http_registry_purge_event(ngx_event_t *ev)
+{
+    ngx_http_registry_purge_done(ev->data);
+}
+
+#endif
 
 
 static ngx_int_t

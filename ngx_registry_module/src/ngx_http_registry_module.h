@@ -60,12 +60,18 @@ typedef enum {
 /* manifests up to this size are answered from memory */
 #define NGX_HTTP_REGISTRY_MANIFEST_INLINE  (16 * 1024)
 
+/* registry_upload_purge: registry:2's uploadpurging defaults */
+#define NGX_HTTP_REGISTRY_PURGE_AGE       (7 * 24 * 60 * 60)
+#define NGX_HTTP_REGISTRY_PURGE_INTERVAL  (24 * 60 * 60)
+
 
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  delete;
     ngx_flag_t                  sync;
     time_t                      catalog_cache;
+    time_t                      upload_purge_age;       /* 0: off */
+    time_t                      upload_purge_interval;
     ngx_str_t                   root;
     ngx_str_t                   thread_pool_name;
     ngx_http_complex_value_t   *user;
