@@ -1051,18 +1051,10 @@ blobstore_manifest_open(int *fd_out, blobstore_info_t *info,
     blobstore_t *bs, const char *repo, const char *reference,
     blobstore_error_t *err)
 {
-    int                  rc;
-    blobstore__digest_t  d;
+    size_t  len;
 
-    blobstore__error_clear(err);
-    *fd_out = -1;
-
-    rc = resolve(&d, bs, repo, reference, err);
-    if (rc != BLOBSTORE_OK) {
-        return rc;
-    }
-
-    return blobstore__manifest_load(NULL, fd_out, info, bs, repo, &d, err);
+    return blobstore_manifest_read(fd_out, NULL, 0, &len, info, bs, repo,
+                                   reference, err);
 }
 
 
