@@ -671,7 +671,9 @@ for my $tool (qw(wrk hey curl skopeo openssl docker-registry)) {
 die "/bin/busybox is missing (busybox-static)\n" unless -x '/bin/busybox';
 
 my @load0 = loadavg();
-say_ "bench: ", ($QUICK ? 'QUICK' : 'full'), " run, $RUNS runs each, ",
+my $KIND = ($QUICK ? 'QUICK' : 'full')
+    . ($ENV{BENCH_ONLY} ? " (only $ENV{BENCH_ONLY})" : '');
+say_ "bench: $KIND run, $RUNS runs each, ",
     "wrk ${DUR}s, big blob ", $BIG / $MiB, " MiB, repos @REPOS";
 system('rm', '-rf', $DATA, "$WORK/heph", "$WORK/static");
 make_path($WORK, $DATA);
@@ -1004,7 +1006,7 @@ my @load1 = loadavg();
 my $md = "# Hephaestus benchmark\n\n"
     . sprintf("%s, %s run, %d runs per workload (median), wrk %d s, "
     . "%d CPUs, load average %s at start, %s at end; %.0f s in all.\n\n",
-    strftime('%Y-%m-%d %H:%M:%S', localtime), $QUICK ? 'QUICK' : 'full',
+    strftime('%Y-%m-%d %H:%M:%S', localtime), $KIND,
     $RUNS, $DUR, scalar(() = read_file('/proc/cpuinfo') =~ /^processor/mg),
     "@load0", "@load1", time - $t_start)
     . sprintf("Reference for pushes: min(openssl speed -evp sha256 %.0f MiB/s, "
