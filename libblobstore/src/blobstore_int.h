@@ -62,6 +62,7 @@ struct blobstore_s {
     int                    fsync;
     int                    boot_known;
     unsigned char          boot[16];  /* the running kernel's boot id */
+    int                    fs_shared; /* tests: no file system is local */
     blobstore__catalog_t   catalog;
 };
 
@@ -147,6 +148,9 @@ int blobstore__blob_path(char *buf, const blobstore_t *bs,
     const blobstore__digest_t *d, blobstore_error_t *err);
 int blobstore__layer_linked(const blobstore_t *bs, const char *repo,
     const blobstore__digest_t *d, blobstore_error_t *err);
+
+/* upload.c */
+int blobstore__fs_local(uint32_t type);
 
 /* manifest.c */
 const char *blobstore__manifest_media_type(json_t *root);

@@ -6,6 +6,7 @@
 
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,8 +39,23 @@
  * loses nothing the kernel holds; a machine that stops may lose data
  * the state counts, so a state marked in another boot is not trusted:
  * the session is hashed again from what its data file holds (see
- * session_rehash()).  Where the boot id is unknown, every append flushes
- * as before.  Version 1 states (without boot) were always flushed.
+ * session_rehash()).
+ *
+ * A boot id says whether bytes survived only where one kernel writes the
+ * file system: the local ones of blobstore__fs_local().  Machines that
+ * share a folder over NFS, CIFS, Ceph, FUSE and the like have boot ids
+ * of their own, and each would find the others' states suspect and hash
+ * whole sessions again at every append.  There, and where the boot id is
+ * unknown, every append is flushed and marks nothing, as before boot ids
+ * were used.  A machine id beside the boot id would not help: a mark
+ * made by another machine cannot tell whether that machine stopped
+ * since.  Version 1 states (without boot) were always flushed.
+ *
+ * A failed flush of a session's data (fdatasync(), or close() where the
+ * file system writes then) drops the session.  The kernel reports a
+ * write error once and keeps the pages it could not write as if they
+ * were written: a later flush succeeds, a hash read back agrees, and
+ * the state's hash would publish bytes the disk does not hold.
  */
 
 typedef struct {
@@ -85,7 +101,9 @@ static int session_suspect(blobstore_t *bs, upload_session *s);
 static int session_rehash(blobstore_t *bs, upload_session *s,
     blobstore_error_t *err);
 static int64_t session_trusted_size(upload_session *s);
-static void state_mark(blobstore_t *bs, upload_state *state, int flushed);
+static int upload_defer(blobstore_t *bs, int fd);
+static void state_mark(blobstore_t *bs, upload_state *state, int flushed,
+    int defer);
 static int data_open(int *fd_out, upload_session *s,
     blobstore_error_t *err);
 static int session_begin(upload_session *s, int *dfd_out,
@@ -101,6 +119,9 @@ static int link_in(blobstore_t *bs, upload_session *s, int src_fd,
     const blobstore_ahead_t *ahead, blobstore_error_t *err);
 static void flush_behind(blobstore_t *bs, int fd, off_t pos,
     off_t *flushed);
+static int copy_hashed(blobstore_t *bs, off_t *pos, off_t *flushed,
+    int dfd, int src_fd, off_t end, unsigned char *buf,
+    blobstore_error_t *err);
 static int append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h,
     int dfd, int src_fd, const void *data, int64_t len,
     const blobstore_ahead_t *ahead, blobstore_error_t *err);
@@ -111,6 +132,7 @@ static int take_in(int *linked, off_t *pos, blobstore_t *bs,
     const char *src_path, const void *data, int64_t len,
     const blobstore_ahead_t *ahead, blobstore_error_t *err);
 static void session_remove(upload_session *s);
+static void session_drop(upload_session *s, int dfd);
 static int commit(blobstore_t *bs, const char *repo, const char *uuid,
     int64_t offset, int src_fd, const char *src_path, int64_t len,
     const char *digest, const blobstore_ahead_t *ahead,
@@ -203,13 +225,6 @@ session_open(upload_session *s, blobstore_t *bs, const char *repo,
         rc = blobstore__error(err, BLOBSTORE_ENOTFOUND, 0,
                               "upload state in \"%s\" lost", s->dir);
         goto failed;
-    }
-
-    if (lock && session_suspect(bs, s)) {
-        rc = session_rehash(bs, s, err);
-        if (rc != BLOBSTORE_OK) {
-            goto failed;
-        }
     }
 
     return BLOBSTORE_OK;
@@ -319,19 +334,81 @@ session_rehash(blobstore_t *bs, upload_session *s, blobstore_error_t *err)
 
 
 /*
- * Marks a state whose new bytes were (flushed) or were not flushed; a
- * mark of unflushed bytes stays until the commit.
+ * Whether an append to fd may leave its bytes for the kernel to write,
+ * with the boot id in the state (see upload_state).  The file system is
+ * asked at each append: a session's folder may be a mount of its own.
+ */
+
+static int
+upload_defer(blobstore_t *bs, int fd)
+{
+    struct statfs  st;
+
+    if (!bs->boot_known || bs->fs_shared || fstatfs(fd, &st) < 0) {
+        return 0;
+    }
+
+    return blobstore__fs_local((uint32_t) st.f_type);
+}
+
+
+/*
+ * The file systems (statfs() types) that only the kernel that mounted
+ * them writes: a disk's, or memory.  Anything else, a network, cluster
+ * or FUSE file system or one not known here, is taken as shared; that
+ * costs a flush per append, never a lost byte.
+ */
+
+int
+blobstore__fs_local(uint32_t type)
+{
+    size_t                 i;
+    static const uint32_t  local[] = {
+        0x0000ef53,  /* ext2, ext3, ext4 */
+        0x58465342,  /* xfs */
+        0x9123683e,  /* btrfs */
+        0xf2f52010,  /* f2fs */
+        0x01021994,  /* tmpfs */
+        0x858458f6,  /* ramfs */
+        0x794c7630,  /* overlayfs: its upper layer is a local one */
+        0x2fc12fc1,  /* zfs */
+        0xca451a4e,  /* bcachefs */
+        0x3153464a,  /* jfs */
+        0x52654973,  /* reiserfs */
+        0x00003434   /* nilfs2 */
+    };
+
+    for (i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+        if (type == local[i]) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Marks the state of a data file flushed whole (flushed: the bytes of
+ * earlier appends too, so a mark goes) or whose new bytes were left to
+ * the kernel (defer: the mark stays until the commit).  A file neither
+ * flushed nor deferred (no syncing, on a shared file system) keeps the
+ * mark it had.
  */
 
 static void
-state_mark(blobstore_t *bs, upload_state *state, int flushed)
+state_mark(blobstore_t *bs, upload_state *state, int flushed, int defer)
 {
-    if (flushed || !bs->boot_known) {
+    if (flushed) {
+        state->flags &= ~UPLOAD_UNFLUSHED;
+        memset(state->boot, 0, sizeof(state->boot));
         return;
     }
 
-    state->flags |= UPLOAD_UNFLUSHED;
-    memcpy(state->boot, bs->boot, sizeof(state->boot));
+    if (defer) {
+        state->flags |= UPLOAD_UNFLUSHED;
+        memcpy(state->boot, bs->boot, sizeof(state->boot));
+    }
 }
 
 
@@ -376,9 +453,10 @@ data_open(int *fd_out, upload_session *s, blobstore_error_t *err)
 
 
 /*
- * Opens and locks the session, checks that offset (unless -1) is its
- * size and opens its data file.  *size_out (may be NULL) gets the size
- * as soon as it is known, even when the offset is wrong.
+ * Opens and locks the session, makes it what its data file holds if it
+ * is suspect, checks that offset (unless -1) is its size and opens its
+ * data file.  *size_out (may be NULL) gets the size as soon as it is
+ * known, even when the offset is wrong.
  */
 
 static int
@@ -392,6 +470,14 @@ session_begin(upload_session *s, int *dfd_out, int64_t *size_out,
     rc = session_open(s, bs, repo, uuid, 1, err);
     if (rc != BLOBSTORE_OK) {
         return rc;
+    }
+
+    if (session_suspect(bs, s)) {
+        rc = session_rehash(bs, s, err);
+        if (rc != BLOBSTORE_OK) {
+            session_close(s);
+            return rc;
+        }
     }
 
     size = (int64_t) s->state.offset;
@@ -566,9 +652,8 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
     const blobstore_ahead_t *ahead, blobstore_error_t *err)
 {
     int             rc;
-    off_t           flushed, src_off, dst_off;
+    off_t           flushed;
     size_t          want, got;
-    ssize_t         n;
     unsigned char  *buf;
 
     if (src_fd < 0) {
@@ -581,45 +666,33 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
         return BLOBSTORE_OK;
     }
 
-    flushed = *pos;
-
-    /*
-     * Bytes hashed ahead (ahead is usable: see ahead_usable()) are only
-     * copied, in the kernel; the rest is read, hashed and written.
-     */
-
-    if (ahead != NULL) {
-        src_off = 0;
-        dst_off = *pos;
-
-        while (src_off < ahead->done) {
-            n = copy_file_range(src_fd, &src_off, dfd, &dst_off,
-                                (size_t) (ahead->done - src_off), 0);
-            if (n <= 0) {
-                break;
-            }
-        }
-
-        /* without copy_file_range() all is read again and hashed */
-
-        if (src_off == ahead->done) {
-            h->ctx.sha256 = ahead->ctx;
-            *pos = dst_off;
-            len -= ahead->done;
-
-        } else {
-            src_off = 0;
-        }
-
-        if (lseek(src_fd, src_off, SEEK_SET) < 0) {
-            return blobstore__sys_error(err, errno, "lseek() failed");
-        }
-    }
-
     buf = malloc(UPLOAD_BUF_SIZE);
     if (buf == NULL) {
         return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
                                 "out of memory");
+    }
+
+    flushed = *pos;
+
+    /*
+     * Bytes hashed ahead (ahead is usable: see ahead_usable()) are only
+     * copied; the rest is read, hashed and written.
+     */
+
+    if (ahead != NULL) {
+        rc = copy_hashed(bs, pos, &flushed, dfd, src_fd,
+                         (off_t) ahead->done, buf, err);
+        if (rc != BLOBSTORE_OK) {
+            goto done;
+        }
+
+        h->ctx.sha256 = ahead->ctx;
+        len -= ahead->done;
+
+        if (lseek(src_fd, (off_t) ahead->done, SEEK_SET) < 0) {
+            rc = blobstore__sys_error(err, errno, "lseek() failed");
+            goto done;
+        }
     }
 
     rc = BLOBSTORE_OK;
@@ -660,8 +733,70 @@ append_copy(blobstore_t *bs, off_t *pos, blobstore__hash_t *h, int dfd,
         }
     }
 
+done:
+
     free(buf);
     return rc;
+}
+
+
+/*
+ * Copies bytes [0, end) of src_fd, hashed ahead, to *pos in dfd without
+ * hashing them again, and advances *pos.  The copy is the kernel's, or
+ * goes through buf where copy_file_range() cannot make it (EXDEV: a
+ * spool on another file system than the store, such as a tmpfs; a file
+ * system without it) or stops short.
+ */
+
+static int
+copy_hashed(blobstore_t *bs, off_t *pos, off_t *flushed, int dfd,
+    int src_fd, off_t end, unsigned char *buf, blobstore_error_t *err)
+{
+    off_t    src_off, dst_off;
+    size_t   want;
+    ssize_t  n;
+
+    src_off = 0;
+    dst_off = *pos;
+
+    while (src_off < end) {
+        n = copy_file_range(src_fd, &src_off, dfd, &dst_off,
+                            (size_t) (end - src_off), 0);
+        if (n <= 0) {
+            break;
+        }
+    }
+
+    while (src_off < end) {
+        want = UPLOAD_BUF_SIZE;
+        if ((off_t) want > end - src_off) {
+            want = (size_t) (end - src_off);
+        }
+
+        n = pread(src_fd, buf, want, src_off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            return (n < 0)
+                   ? blobstore__sys_error(err, errno, "pread() failed")
+                   : blobstore__error(err, BLOBSTORE_EIO, 0,
+                                      "source ended early");
+        }
+
+        if (blobstore__write_at(dfd, buf, (size_t) n, dst_off) < 0) {
+            return blobstore__sys_error(err, errno, "write() failed");
+        }
+
+        src_off += n;
+        dst_off += n;
+        flush_behind(bs, dfd, dst_off, flushed);
+    }
+
+    *pos = dst_off;
+    return BLOBSTORE_OK;
 }
 
 
@@ -849,7 +984,7 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
     const void *data, int64_t len, const blobstore_ahead_t *ahead,
     blobstore_error_t *err)
 {
-    int                rc, dfd, linked, flushed;
+    int                rc, dfd, linked, defer, flushed;
     off_t              pos, start;
     upload_state       state;
     upload_session     s;
@@ -877,20 +1012,29 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
         goto failed;
     }
 
-    flushed = !bs->boot_known;
+    defer = upload_defer(bs, dfd);
+    flushed = 0;
 
     if (linked) {
 
-        /* the linked file replaces the empty data file */
+        /*
+         * The linked file replaces the empty data file.  Its flush
+         * failing leaves the session as it was, empty: the body was
+         * never the session's.
+         */
 
-        if (bs->fsync && flushed && fdatasync(src_fd) < 0) {
-            rc = blobstore__sys_error(err, errno, "fdatasync(\"%s\") "
-                                      "failed", src_path);
-            (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
-            goto failed;
+        if (bs->fsync && !defer) {
+            if (fdatasync(src_fd) < 0) {
+                rc = blobstore__sys_error(err, errno, "fdatasync(\"%s\") "
+                                          "failed", src_path);
+                (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
+                goto failed;
+            }
+
+            flushed = 1;
         }
 
-        if (bs->fsync && !flushed) {
+        if (bs->fsync && defer) {
             (void) sync_file_range(src_fd, 0, pos, SYNC_FILE_RANGE_WRITE);
         }
 
@@ -907,31 +1051,50 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
         }
 
         /*
-         * Without a boot id the bytes must be on disk before the state
-         * says they are: the state's hash is what the commit checks.
-         * With one the state is marked instead (see upload_state).  The
-         * state itself need not be flushed: a state lost in a crash is an
-         * older, shorter one, and the bytes past it are cut by the next
-         * append.
+         * Where appends are not deferred the bytes must be on disk
+         * before the state says they are: the state's hash is what the
+         * commit checks.  Deferred, the state is marked instead (see
+         * upload_state).  The state itself need not be flushed: a state
+         * lost in a crash is an older, shorter one, and the bytes past
+         * it are cut by the next append.  A failed flush drops the
+         * session, with the bytes of earlier appends that it may have
+         * failed to write.
          */
 
-        if (bs->fsync && flushed && fdatasync(dfd) < 0) {
-            rc = blobstore__sys_error(err, errno,
-                                      "fdatasync(\"%s/data\") failed",
-                                      s.dir);
-            goto failed;
+        if (bs->fsync && !defer) {
+            if (fdatasync(dfd) < 0) {
+                rc = blobstore__sys_error(err, errno,
+                                          "fdatasync(\"%s/data\") failed, "
+                                          "upload dropped", s.dir);
+                session_drop(&s, dfd);
+                return rc;
+            }
+
+            flushed = 1;
         }
 
-        if (bs->fsync && !flushed) {
+        if (bs->fsync && defer) {
             (void) sync_file_range(dfd, start, pos - start,
                                    SYNC_FILE_RANGE_WRITE);
         }
+
+        /* a file system that writes at close() (NFS) fails there */
+
+        if (close(dfd) < 0) {
+            rc = blobstore__sys_error(err, errno,
+                                      "close(\"%s/data\") failed, "
+                                      "upload dropped", s.dir);
+            session_drop(&s, -1);
+            return rc;
+        }
+
+        dfd = -1;
     }
 
     state = s.state;
     state.offset = (uint64_t) pos;
     state.ctx = h.ctx.sha256;
-    state_mark(bs, &state, bs->fsync && flushed);
+    state_mark(bs, &state, flushed, defer);
 
     rc = blobstore__write_file(bs, s.dir, BLOBSTORE__STATE_NAME, &state,
                                sizeof(upload_state), 0, err);
@@ -941,7 +1104,10 @@ append(int64_t *size_out, blobstore_t *bs, const char *repo,
 
 done:
 
-    close(dfd);
+    if (dfd >= 0) {
+        close(dfd);
+    }
+
     session_close(&s);
 
     if (size_out != NULL) {
@@ -952,11 +1118,20 @@ done:
 
 failed:
 
-    if (ftruncate(dfd, start) < 0) {
-        /* the state still says start: the next append cuts the rest */
+    /* the data was closed before its state was written: open it again */
+
+    if (dfd < 0) {
+        dfd = openat(s.dirfd, "data", O_WRONLY | O_CLOEXEC);
     }
 
-    close(dfd);
+    if (dfd >= 0) {
+        if (ftruncate(dfd, start) < 0) {
+            /* the state still says start: the next append cuts the rest */
+        }
+
+        close(dfd);
+    }
+
     session_close(&s);
     return rc;
 }
@@ -1027,6 +1202,31 @@ session_remove(upload_session *s)
     }
 
     (void) blobstore__rm_rf(s->dir, NULL);
+}
+
+
+/*
+ * Drops a session whose data may not be on disk (see upload_state),
+ * closing dfd (unless -1) and the session.  Where its state cannot be
+ * removed its data goes: a data file shorter than the state fails every
+ * later append and commit.
+ */
+
+static void
+session_drop(upload_session *s, int dfd)
+{
+    if (dfd >= 0) {
+        close(dfd);
+    }
+
+    if (unlinkat(s->dirfd, BLOBSTORE__STATE_NAME, 0) < 0) {
+        (void) unlinkat(s->dirfd, "data", 0);
+
+    } else {
+        (void) blobstore__rm_rf(s->dir, NULL);
+    }
+
+    session_close(s);
 }
 
 
@@ -1191,7 +1391,8 @@ blobstore_ahead_free(blobstore_ahead_t *a)
  * The last chunk is linked in (an empty session) or written past the
  * session's recorded size and hashed into a copy of its context; the
  * state file is never rewritten, so a failure only has to drop the link
- * or cut the data file back to keep the session intact.
+ * or cut the data file back to keep the session intact.  A failed flush
+ * of the session's data drops the session instead (see upload_state).
  */
 
 static int
@@ -1262,9 +1463,20 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
     }
 
     if (bs->fsync && fdatasync(fd) < 0) {
-        rc = blobstore__sys_error(err, errno, "fdatasync(\"%s/%s\") failed",
-                                  s.dir, name);
-        goto failed;
+        if (linked) {
+
+            /* the body was never the session's: it stays empty */
+
+            rc = blobstore__sys_error(err, errno,
+                                      "fdatasync(\"%s/%s\") failed", s.dir,
+                                      name);
+            goto failed;
+        }
+
+        rc = blobstore__sys_error(err, errno, "fdatasync(\"%s/data\") "
+                                  "failed, upload dropped", s.dir);
+        session_drop(&s, dfd);
+        return rc;
     }
 
     rc = blobstore__path(dir, bs, err, "/blobs/%s/%.2s/%s", want.alg_name,
@@ -1282,6 +1494,17 @@ commit(blobstore_t *bs, const char *repo, const char *uuid,
     if (rc != BLOBSTORE_OK) {
         goto failed;
     }
+
+    /* a file system that writes at close() (NFS) fails there */
+
+    if (close(dfd) < 0 && !linked) {
+        rc = blobstore__sys_error(err, errno, "close(\"%s/data\") failed, "
+                                  "upload dropped", s.dir);
+        session_drop(&s, -1);
+        return rc;
+    }
+
+    dfd = -1;
 
     /*
      * A blob already in place has the same content: it is kept, and ours
@@ -1321,7 +1544,6 @@ published:
      */
 
     session_remove(&s);
-    close(dfd);
     session_close(&s);
     return rc;
 
@@ -1330,15 +1552,33 @@ failed:
     if (linked) {
         (void) unlinkat(s.dirfd, UPLOAD_LINK_NAME, 0);
 
-    } else if (pos != start && ftruncate(dfd, start) < 0) {
-        /* the state still says start: the next append cuts the rest */
+    } else if (pos != start) {
+
+        /* the data was closed before its publishing: open it again */
+
+        if (dfd < 0) {
+            dfd = openat(s.dirfd, "data", O_WRONLY | O_CLOEXEC);
+        }
+
+        if (dfd >= 0 && ftruncate(dfd, start) < 0) {
+            /* the state still says start: the next append cuts the rest */
+        }
     }
 
-    close(dfd);
+    if (dfd >= 0) {
+        close(dfd);
+    }
+
     session_close(&s);
     return rc;
 }
 
+
+/*
+ * A session is cancelled as it is, even when suspect: its data is never
+ * read (a big session would be hashed for nothing, and one whose data
+ * cannot be read could never go).
+ */
 
 BLOBSTORE_EXTERN(int)
 blobstore_upload_cancel(blobstore_t *bs, const char *repo,

@@ -6,20 +6,33 @@
 
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check_fixture.h"
+#include "../src/blobstore_int.h"
+
+
+/* where heph-state keeps its flags: after magic, offset and ctx_size */
+#define STATE_FLAGS_AT  20
+#define STATE_UNFLUSHED  0x1
 
 
 static void session_rel(char *out, size_t size, const char *uuid,
     const char *file);
 static void start(char *uuid);
 static void edit_state(const char *uuid, int flip_boot, int make_v1);
+static uint32_t state_flags(const char *uuid);
+static void mark_foreign(const char *uuid);
 static void cut_data(const char *uuid, const char *content, size_t len);
+static void data_replace(const char *uuid, const char *link_to);
+static blobstore_t *open_store(int shared, int fsync);
 
 
 static void
@@ -359,6 +372,51 @@ edit_state(const char *uuid, int flip_boot, int make_v1)
 }
 
 
+static uint32_t
+state_flags(const char *uuid)
+{
+    int       fd;
+    char      rel[200], path[4096];
+    uint32_t  flags;
+
+    session_rel(rel, sizeof(rel), uuid, "heph-state");
+    fx_path(path, sizeof(path), rel);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, &flags, sizeof(flags), STATE_FLAGS_AT),
+                     (ssize_t) sizeof(flags));
+    close(fd);
+
+    return flags;
+}
+
+
+/*
+ * Makes a session's state one that counts bytes left unflushed in
+ * another boot, whatever the file system of the test.
+ */
+
+static void
+mark_foreign(const char *uuid)
+{
+    int       fd;
+    char      rel[200], path[4096];
+    uint32_t  flags;
+
+    flags = state_flags(uuid) | STATE_UNFLUSHED;
+
+    session_rel(rel, sizeof(rel), uuid, "heph-state");
+    fx_path(path, sizeof(path), rel);
+    fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, &flags, sizeof(flags), STATE_FLAGS_AT),
+                     (ssize_t) sizeof(flags));
+    close(fd);
+
+    edit_state(uuid, 1, 0);
+}
+
+
 /* Makes a session's data file hold content, as a crash may leave it. */
 
 static void
@@ -373,6 +431,49 @@ cut_data(const char *uuid, const char *content, size_t len)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, content, len), (ssize_t) len);
     close(fd);
+}
+
+
+/*
+ * Replaces a session's data file by a symbolic link to link_to, or by a
+ * folder when link_to is NULL.
+ */
+
+static void
+data_replace(const char *uuid, const char *link_to)
+{
+    char  rel[200], path[4096];
+
+    session_rel(rel, sizeof(rel), uuid, "data");
+    fx_path(path, sizeof(path), rel);
+    ck_assert_int_eq(unlink(path), 0);
+
+    if (link_to != NULL) {
+        ck_assert_int_eq(symlink(link_to, path), 0);
+
+    } else {
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+    }
+}
+
+
+/*
+ * Another handle on the fixture's store: with shared, as on a network
+ * file system, where appends are flushed and the state is not marked.
+ */
+
+static blobstore_t *
+open_store(int shared, int fsync)
+{
+    blobstore_t          *bs;
+    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
+
+    opts.fsync = fsync;
+    ck_assert_int_eq(blobstore_open(&bs, fx.dir, &opts, NULL),
+                     BLOBSTORE_OK);
+    bs->fs_shared = shared;
+
+    return bs;
 }
 
 
@@ -458,6 +559,205 @@ START_TEST(test_upload_state_v1)
     fx_sha256(d, "old state", 9);
     ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
                      BLOBSTORE_OK);
+}
+END_TEST
+
+
+/*
+ * Which file systems are taken as written by this kernel alone, so that
+ * appends may be left unflushed under its boot id.
+ */
+
+START_TEST(test_upload_fs_local)
+{
+    struct statfs  st;
+
+    ck_assert(blobstore__fs_local(0xef53));         /* ext4 */
+    ck_assert(blobstore__fs_local(0x58465342));     /* xfs */
+    ck_assert(blobstore__fs_local(0x9123683e));     /* btrfs */
+    ck_assert(blobstore__fs_local(0x01021994));     /* tmpfs */
+    ck_assert(!blobstore__fs_local(0x6969));        /* nfs */
+    ck_assert(!blobstore__fs_local(0xff534d42));    /* cifs */
+    ck_assert(!blobstore__fs_local(0xfe534d42));    /* smb2 */
+    ck_assert(!blobstore__fs_local(0x00c36400));    /* ceph */
+    ck_assert(!blobstore__fs_local(0x65735546));    /* fuse */
+    ck_assert(!blobstore__fs_local(0x01021997));    /* 9p */
+    ck_assert(!blobstore__fs_local(0x01161970));    /* gfs2 */
+    ck_assert(!blobstore__fs_local(0x7461636f));    /* ocfs2 */
+    ck_assert(!blobstore__fs_local(0));
+
+    if (statfs("/dev/shm", &st) == 0 && st.f_type == 0x01021994) {
+        ck_assert(blobstore__fs_local((uint32_t) st.f_type));
+    }
+}
+END_TEST
+
+
+/*
+ * On a shared file system (another machine, another boot id) appends
+ * are flushed and leave no mark, so the next machine trusts the state
+ * instead of hashing the whole session again: the test changes the
+ * data behind the state's back to see that it is not read.  A flushed
+ * append also clears the mark of appends this boot left unflushed.
+ */
+
+START_TEST(test_upload_shared_fs)
+{
+    int                expect;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], d[80];
+    int64_t            size;
+    blobstore_t       *bs, *other;
+    struct statfs      st;
+    blobstore_error_t  err;
+
+    bs = open_store(1, 1);
+    other = open_store(1, 1);
+    other->boot[0] ^= 0xff;
+
+    ck_assert_int_eq(blobstore_upload_start(uuid, bs, "r", &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_upload_append(&size, bs, "r", uuid, 0,
+                                             "hello ", 6, &err),
+                     BLOBSTORE_OK);
+    ck_assert_uint_eq(state_flags(uuid), 0);
+
+    cut_data(uuid, "HELLO ", 6);
+    ck_assert_int_eq(blobstore_upload_append(&size, other, "r", uuid, 6,
+                                             "world", 5, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 11);
+    ck_assert_uint_eq(state_flags(uuid), 0);
+
+    fx_sha256(d, "hello world", 11);
+    ck_assert_int_eq(blobstore_upload_commit(bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+
+    /* a local file system: marked, then a flushed append clears it */
+
+    ck_assert_int_eq(statfs(fx.dir, &st), 0);
+    expect = fx.bs->boot_known && blobstore__fs_local((uint32_t) st.f_type);
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "a", 1, &err),
+                     BLOBSTORE_OK);
+    ck_assert_uint_eq(state_flags(uuid), expect ? STATE_UNFLUSHED : 0);
+    ck_assert_int_eq(blobstore_upload_append(&size, bs, "r", uuid, 1,
+                                             "b", 1, &err),
+                     BLOBSTORE_OK);
+    ck_assert_uint_eq(state_flags(uuid), 0);
+
+    blobstore_close(bs);
+    blobstore_close(other);
+}
+END_TEST
+
+
+/*
+ * A failed flush of a session's data drops the session: the kernel
+ * reports a write error once, so a retried commit would succeed and
+ * publish bytes the disk may not hold.  fdatasync() of /dev/null, as the
+ * data file, fails (EINVAL) where a disk's would (EIO).
+ */
+
+START_TEST(test_upload_flush_failed)
+{
+    int                fd;
+    char               uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], d[80];
+    char               rel[200];
+    int64_t            size;
+    blobstore_t       *bs;
+    blobstore_error_t  err;
+
+    bs = open_store(1, 1);
+
+    /* an append that flushes */
+
+    ck_assert_int_eq(blobstore_upload_start(uuid, bs, "r", &err),
+                     BLOBSTORE_OK);
+    data_replace(uuid, "/dev/null");
+    ck_assert_int_eq(blobstore_upload_append(&size, bs, "r", uuid, 0,
+                                             "abc", 3, &err),
+                     BLOBSTORE_EIO);
+    ck_assert_int_eq(err.sys_errno, EINVAL);
+    ck_assert_int_eq(blobstore_upload_status(&size, bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
+    session_rel(rel, sizeof(rel), uuid, NULL);
+    ck_assert(!fx_exists(rel));
+
+    /* a commit with its last chunk, then the same again */
+
+    strcpy(tmpl, "/tmp/check-blobstore-src-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    unlink(tmpl);
+    ck_assert_int_eq(write(fd, "abc", 3), 3);
+    fx_sha256(d, "abc", 3);
+
+    ck_assert_int_eq(blobstore_upload_start(uuid, bs, "r", &err),
+                     BLOBSTORE_OK);
+    data_replace(uuid, "/dev/null");
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_commit_fd(bs, "r", uuid, 0, fd, NULL,
+                                                3, d, &err),
+                     BLOBSTORE_EIO);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_commit_fd(bs, "r", uuid, 0, fd, NULL,
+                                                3, d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_upload_commit(bs, "r", uuid, d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, bs, "r", d, &err),
+                     BLOBSTORE_ENOTFOUND);
+
+    /* a commit of what the session holds */
+
+    fx_sha256(d, "", 0);
+    ck_assert_int_eq(blobstore_upload_start(uuid, bs, "r", &err),
+                     BLOBSTORE_OK);
+    data_replace(uuid, "/dev/null");
+    ck_assert_int_eq(blobstore_upload_commit(bs, "r", uuid, d, &err),
+                     BLOBSTORE_EIO);
+    ck_assert_int_eq(blobstore_upload_commit(bs, "r", uuid, d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_blob_stat(NULL, bs, "r", d, &err),
+                     BLOBSTORE_ENOTFOUND);
+
+    close(fd);
+    blobstore_close(bs);
+}
+END_TEST
+
+
+/*
+ * A session from another boot is cancelled without reading its data:
+ * here the data cannot be read at all (a folder stands in its place).
+ */
+
+START_TEST(test_upload_cancel_suspect)
+{
+    char               uuid[BLOBSTORE_UUID_LEN + 1], rel[200];
+    int64_t            size;
+    blobstore_error_t  err;
+
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "abc", 3, &err),
+                     BLOBSTORE_OK);
+    mark_foreign(uuid);
+    data_replace(uuid, NULL);
+
+    /* what reads the data fails */
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, -1,
+                                             "d", 1, &err),
+                     BLOBSTORE_EIO);
+
+    ck_assert_int_eq(blobstore_upload_cancel(fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    session_rel(rel, sizeof(rel), uuid, NULL);
+    ck_assert(!fx_exists(rel));
+    ck_assert_int_eq(blobstore_upload_status(&size, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_ENOTFOUND);
 }
 END_TEST
 
@@ -818,6 +1118,86 @@ START_TEST(test_upload_ahead_seeded)
 END_TEST
 
 
+/*
+ * A body spooled on another file system than the store (here a tmpfs)
+ * can be neither linked nor copied in the kernel (EXDEV): the bytes
+ * hashed ahead are still copied without being hashed again, as the
+ * bytes changed behind the state's back show.
+ */
+
+START_TEST(test_upload_ahead_other_fs)
+{
+    int                 fd;
+    char                uuid[BLOBSTORE_UUID_LEN + 1], tmpl[64], d[80];
+    char                rel[200], buf[64];
+    int64_t             size;
+    struct stat         shm, store;
+    blobstore_ahead_t  *a;
+    blobstore_error_t   err;
+
+    if (stat("/dev/shm", &shm) < 0 || stat(fx.dir, &store) < 0
+        || shm.st_dev == store.st_dev)
+    {
+        fprintf(stderr, "test_upload_ahead_other_fs: /dev/shm is not "
+                "another file system, nothing tested\n");
+        return;
+    }
+
+    strcpy(tmpl, "/dev/shm/check-blobstore-body-XXXXXX");
+    fd = mkstemp(tmpl);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "0123456789abcdef", 16), 16);
+
+    /* an empty session */
+
+    ck_assert_int_eq(blobstore_ahead_new(&a, &err), BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 10, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4);
+
+    start(uuid);
+    fx_sha256(d, "0123456789abcdef", 16);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_commit_ahead(fx.bs, "r", uuid, 0, fd,
+                                                   tmpl, 16, d, a, &err),
+                     BLOBSTORE_OK);
+    snprintf(rel, sizeof(rel), "blobs/sha256/%.2s/%s/data", d + 7, d + 7);
+    ck_assert_uint_eq(fx_read(buf, sizeof(buf), rel), 16);
+    ck_assert_str_eq(buf, "XXXX456789abcdef");
+    blobstore_ahead_free(a);
+
+    /* a session with bytes, seeded */
+
+    ck_assert_int_eq(pwrite(fd, "0123", 4, 0), 4);
+    start(uuid);
+    ck_assert_int_eq(blobstore_upload_append(&size, fx.bs, "r", uuid, 0,
+                                             "head:", 5, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_new(&a, &err), BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_seed(a, fx.bs, "r", uuid, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_ahead_update(a, fd, 12, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(pwrite(fd, "XXXX", 4, 0), 4);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(blobstore_upload_append_ahead(&size, fx.bs, "r", uuid,
+                                                   5, fd, tmpl, 16, a, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(size, 21);
+    session_rel(rel, sizeof(rel), uuid, "data");
+    ck_assert_uint_eq(fx_read(buf, sizeof(buf), rel), 21);
+    ck_assert_str_eq(buf, "head:XXXX456789abcdef");
+    fx_sha256(d, "head:0123456789abcdef", 21);
+    ck_assert_int_eq(blobstore_upload_commit(fx.bs, "r", uuid, d, &err),
+                     BLOBSTORE_OK);
+    blobstore_ahead_free(a);
+
+    unlink(tmpl);
+    close(fd);
+}
+END_TEST
+
+
 START_TEST(test_upload_same_blob_twice)
 {
     char               a[BLOBSTORE_UUID_LEN + 1], b[BLOBSTORE_UUID_LEN + 1];
@@ -898,6 +1278,7 @@ upload_suite(void)
     tcase_add_test(tc, test_upload_append_file_links);
     tcase_add_test(tc, test_upload_ahead);
     tcase_add_test(tc, test_upload_ahead_seeded);
+    tcase_add_test(tc, test_upload_ahead_other_fs);
     tcase_add_test(tc, test_upload_cancel);
     tcase_add_test(tc, test_upload_same_blob_twice);
     tcase_add_test(tc, test_upload_fsync);
@@ -908,6 +1289,10 @@ upload_suite(void)
     tcase_add_test(tc, test_upload_crash_data_longer);
     tcase_add_test(tc, test_upload_crash_reboot);
     tcase_add_test(tc, test_upload_state_v1);
+    tcase_add_test(tc, test_upload_fs_local);
+    tcase_add_test(tc, test_upload_shared_fs);
+    tcase_add_test(tc, test_upload_flush_failed);
+    tcase_add_test(tc, test_upload_cancel_suspect);
     suite_add_tcase(s, tc);
 
     return s;

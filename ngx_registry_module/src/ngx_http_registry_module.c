@@ -1910,7 +1910,7 @@ ngx_http_registry_ahead_create(ngx_http_request_t *r,
         return NULL;
     }
 
-    h->fd = dup(fd);
+    h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (h->fd == NGX_INVALID_FILE) {
         blobstore_ahead_free(h->state);
         ngx_free(h);

@@ -630,7 +630,13 @@ ngx_http_registry_put_body(ngx_http_request_t *r)
 }
 
 
-/* the last chunk, if any, then the commit; EDIGEST keeps the session */
+/*
+ * The last chunk, if any, then the commit.  EDIGEST keeps the session; a
+ * failed flush of its data drops it (the library cannot tell what the
+ * disk holds then): the storage error is answered, 500 or 507, and the
+ * client that tries again learns from 404 BLOB_UPLOAD_UNKNOWN that it
+ * must push the blob anew.
+ */
 
 static void
 ngx_http_registry_put_work(ngx_http_registry_task_t *t)
