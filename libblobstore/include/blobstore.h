@@ -258,7 +258,9 @@ BLOBSTORE_EXTERN(int) blobstore_upload_status(int64_t *size_out,
  * where the caller believes the data starts: -1 means "at the end", any
  * other value must equal the current size.  Blocks for as long as the
  * copy takes: call it where blocking is allowed.  On failure the session
- * keeps its previous size.
+ * keeps its previous size, except when the flush of its data fails (EIO
+ * or ENOSPC from fdatasync or close): the disk's content is then unknown
+ * and the session is dropped, so later calls get ENOTFOUND.
  *
  * @param[out] size_out  the session's size afterwards (may be NULL)
  * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, ERANGE (offset mismatch; the
@@ -290,7 +292,8 @@ BLOBSTORE_EXTERN(int) blobstore_upload_append(int64_t *size_out,
 /**
  * Finish a session: check that its content has the given digest, publish
  * the blob and link it into repo, then remove the session.  On EDIGEST
- * the session stays as it was and can be committed again.
+ * the session stays as it was and can be committed again; a failed flush
+ * of its data drops it (as blobstore_upload_append_fd()).
  *
  * @return BLOBSTORE_OK, ENOTFOUND, EINVAL, EUNSUPPORTED, EDIGEST, EBUSY,
  *         EIO, ENOSPC
@@ -302,8 +305,9 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit(blobstore_t *bs,
 /**
  * blobstore_upload_commit() after a last chunk of len bytes read from fd
  * (as blobstore_upload_append_file(); fd -1 for none), in one step under
- * the session's lock: on EDIGEST, or any other failure, the chunk is
- * taken back and the session is as it was before the call.
+ * the session's lock: on EDIGEST, or any other failure but a failed flush
+ * (which drops the session, as blobstore_upload_append_fd()), the chunk
+ * is taken back and the session is as it was before the call.
  *
  * @return as blobstore_upload_commit(), and ERANGE as
  *         blobstore_upload_append_fd()
@@ -318,7 +322,8 @@ BLOBSTORE_EXTERN(int) blobstore_upload_commit_fd(blobstore_t *bs,
  * whole (a request body a web server is still receiving) is being
  * written, its first bytes can be hashed from another thread as they
  * arrive; blobstore_upload_append_ahead() or commit_ahead() then hash
- * only the rest (and copy the bytes hashed ahead in the kernel).  The
+ * only the rest (and copy the bytes hashed ahead, in the kernel where it
+ * can).  The
  * state is the library's own: the bytes are read from the file by
  * blobstore_ahead_update(), and used only when the file taken in is the
  * same one (device and inode) and the session is still as the state
