@@ -74,7 +74,8 @@ typedef enum {
     BLOBSTORE_ETOOBIG = -9,       /* manifest over the size limit */
     BLOBSTORE_ENOSPC = -10,       /* no space left on device, quota */
     BLOBSTORE_EIO = -11,          /* any other system error */
-    BLOBSTORE_ENOMEM = -12
+    BLOBSTORE_ENOMEM = -12,
+    BLOBSTORE_EAGAIN = -13        /* would block: call the blocking kind */
 } blobstore_code_e;
 
 
@@ -492,6 +493,24 @@ BLOBSTORE_EXTERN(int) blobstore_tags_list(blobstore_strlist_t *out,
  * @return BLOBSTORE_OK, EIO, ENOMEM
  */
 BLOBSTORE_EXTERN(int) blobstore_catalog(blobstore_strlist_t *out,
+    blobstore_t *bs, const char *last, size_t n, blobstore_error_t *err)
+    BLOBSTORE_WUR;
+
+/**
+ * blobstore_catalog() for a thread that must not block, such as an event
+ * loop: served from the handle's list in memory only.  It takes in what
+ * the journal gained since the last call when that is a few KiB, but it
+ * never reads the folders and never waits for the list's lock.  When it
+ * cannot answer so, blobstore_catalog() called where blocking is fine
+ * brings the list up to date (with n = 0 it does only that), and the
+ * next blobstore_catalog_cached() within catalog_ttl is served from it.
+ *
+ * @return BLOBSTORE_OK, ENOMEM, or EAGAIN: no list is kept (catalog_ttl
+ *         0), it is not made yet or catalog_ttl old, the journal was
+ *         replaced, truncated or gained too much, or another thread holds
+ *         the list; *out is then empty
+ */
+BLOBSTORE_EXTERN(int) blobstore_catalog_cached(blobstore_strlist_t *out,
     blobstore_t *bs, const char *last, size_t n, blobstore_error_t *err)
     BLOBSTORE_WUR;
 

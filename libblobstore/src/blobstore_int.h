@@ -41,6 +41,8 @@
 
 /* the catalog kept in memory: catalog.c */
 
+#define BLOBSTORE__CATALOG_SEAM  64
+
 typedef struct {
     pthread_mutex_t   lock;
     int               locked;        /* lock was made: ttl_ms > 0 */
@@ -53,6 +55,8 @@ typedef struct {
     dev_t             journal_dev;
     ino_t             journal_ino;
     off_t             journal_read;  /* bytes of the journal taken in */
+    size_t            seam_len;      /* the last bytes taken in: */
+    char              seam[BLOBSTORE__CATALOG_SEAM]; /* a tail follows */
 } blobstore__catalog_t;
 
 

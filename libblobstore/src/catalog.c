@@ -17,6 +17,11 @@
  * the journal (registry:2 writing to the same folder, a folder copied in
  * or removed by hand) show once the list is older than catalog_ttl
  * seconds and is read again from the folders.
+ *
+ * blobstore_catalog_cached() is the same for an event loop: it gives up
+ * with BLOBSTORE_EAGAIN rather than read the folders, a long tail of the
+ * journal, or wait for the lock, and leaves that to blobstore_catalog()
+ * in a thread.
  */
 
 
@@ -34,11 +39,19 @@
 #define CATALOG_JOURNAL       "/heph-repositories"
 #define CATALOG_TAIL_MAX      (1024 * 1024)
 
+/* a tail the event loop takes in: a few dozen lines, a stat() each */
+#define CATALOG_TAIL_INLINE   2048
 
-static int catalog_refresh(blobstore_t *bs, blobstore_error_t *err);
+
+static int catalog_copy(blobstore_strlist_t *out,
+    const blobstore__catalog_t *c, const char *last, size_t n,
+    blobstore_error_t *err);
+static int catalog_refresh(blobstore_t *bs, int nowait,
+    blobstore_error_t *err);
 static int catalog_rebuild(blobstore__catalog_t *c, blobstore_t *bs,
-    const struct stat *journal, blobstore_error_t *err);
-static void catalog_tail(blobstore__catalog_t *c, blobstore_t *bs,
+    const char *path, blobstore_error_t *err);
+static void catalog_mark(blobstore__catalog_t *c, const char *path);
+static int catalog_tail(blobstore__catalog_t *c, blobstore_t *bs,
     const char *path, off_t size);
 static int catalog_insert(blobstore__catalog_t *c, const char *name,
     size_t len);
@@ -129,8 +142,6 @@ blobstore_catalog(blobstore_strlist_t *out, blobstore_t *bs,
     const char *last, size_t n, blobstore_error_t *err)
 {
     int                    rc;
-    char                 **items;
-    size_t                 i, start, k;
     blobstore__catalog_t  *c;
 
     c = &bs->catalog;
@@ -146,10 +157,56 @@ blobstore_catalog(blobstore_strlist_t *out, blobstore_t *bs,
         return blobstore__catalog_walk(out, bs, last, n, err);
     }
 
-    rc = catalog_refresh(bs, err);
-    if (rc != BLOBSTORE_OK) {
-        goto done;
+    rc = catalog_refresh(bs, 0, err);
+    if (rc == BLOBSTORE_OK) {
+        rc = catalog_copy(out, c, last, n, err);
     }
+
+    (void) pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+
+BLOBSTORE_EXTERN(int)
+blobstore_catalog_cached(blobstore_strlist_t *out, blobstore_t *bs,
+    const char *last, size_t n, blobstore_error_t *err)
+{
+    int                    rc;
+    blobstore__catalog_t  *c;
+
+    c = &bs->catalog;
+
+    blobstore__error_clear(err);
+    memset(out, 0, sizeof(blobstore_strlist_t));
+
+    if (c->ttl_ms == 0) {
+        return blobstore__error(err, BLOBSTORE_EAGAIN, 0,
+                                "no list of repositories is kept");
+    }
+
+    if (pthread_mutex_trylock(&c->lock) != 0) {
+        return blobstore__error(err, BLOBSTORE_EAGAIN, 0,
+                                "the list of repositories is in use");
+    }
+
+    rc = catalog_refresh(bs, 1, err);
+    if (rc == BLOBSTORE_OK) {
+        rc = catalog_copy(out, c, last, n, err);
+    }
+
+    (void) pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+
+/* The page after last, at most n names; called with the lock held. */
+
+static int
+catalog_copy(blobstore_strlist_t *out, const blobstore__catalog_t *c,
+    const char *last, size_t n, blobstore_error_t *err)
+{
+    char   **items;
+    size_t   i, start, k;
 
     start = catalog_after(c, last);
     k = c->count - start;
@@ -159,9 +216,8 @@ blobstore_catalog(blobstore_strlist_t *out, blobstore_t *bs,
 
     items = malloc((k == 0 ? 1 : k) * sizeof(char *));
     if (items == NULL) {
-        rc = blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
-                              "out of memory");
-        goto done;
+        return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                "out of memory");
     }
 
     out->items = items;
@@ -170,9 +226,8 @@ blobstore_catalog(blobstore_strlist_t *out, blobstore_t *bs,
         items[i] = strdup(c->names[start + i]);
         if (items[i] == NULL) {
             blobstore_strlist_free(out);
-            rc = blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
-                                  "out of memory");
-            goto done;
+            return blobstore__error(err, BLOBSTORE_ENOMEM, ENOMEM,
+                                    "out of memory");
         }
 
         out->count++;
@@ -180,20 +235,22 @@ blobstore_catalog(blobstore_strlist_t *out, blobstore_t *bs,
 
     out->more = (start + k < c->count) ? 1 : 0;
 
-done:
-
-    (void) pthread_mutex_unlock(&c->lock);
-    return rc;
+    return BLOBSTORE_OK;
 }
 
 
-/* Brings the list up to date; called with the lock held. */
+/*
+ * Brings the list up to date; called with the lock held.  With nowait,
+ * what would take more than a short tail of the journal is left undone:
+ * BLOBSTORE_EAGAIN.
+ */
 
 static int
-catalog_refresh(blobstore_t *bs, blobstore_error_t *err)
+catalog_refresh(blobstore_t *bs, int nowait, blobstore_error_t *err)
 {
     int                    rc;
     char                   path[BLOBSTORE__PATH_MAX];
+    off_t                  tail;
     int64_t                now;
     struct stat            st;
     blobstore__catalog_t  *c;
@@ -210,33 +267,36 @@ catalog_refresh(blobstore_t *bs, blobstore_error_t *err)
     }
 
     now = monotonic_ms();
+    tail = st.st_size - c->journal_read;
 
-    if (!c->valid
-        || now - c->built_ms >= c->ttl_ms
-        || st.st_dev != c->journal_dev
-        || st.st_ino != c->journal_ino
-        || st.st_size < c->journal_read
-        || st.st_size - c->journal_read > CATALOG_TAIL_MAX)
+    if (c->valid
+        && now - c->built_ms < c->ttl_ms
+        && st.st_dev == c->journal_dev
+        && st.st_ino == c->journal_ino
+        && tail >= 0
+        && tail <= (nowait ? CATALOG_TAIL_INLINE : CATALOG_TAIL_MAX))
     {
-        return catalog_rebuild(c, bs, &st, err);
+        if (tail == 0
+            || catalog_tail(c, bs, path, st.st_size) == BLOBSTORE_OK)
+        {
+            return BLOBSTORE_OK;
+        }
     }
 
-    if (st.st_size > c->journal_read) {
-        catalog_tail(c, bs, path, st.st_size);
+    if (nowait) {
+        return blobstore__error(err, BLOBSTORE_EAGAIN, 0,
+                                "the list of repositories is out of date");
     }
 
-    return BLOBSTORE_OK;
+    return catalog_rebuild(c, bs, path, err);
 }
 
 
-/*
- * Reads every name from the folders.  The journal was looked at first:
- * a name it gains from here on is read again from it, at worst twice.
- */
+/* Reads every name from the folders. */
 
 static int
-catalog_rebuild(blobstore__catalog_t *c, blobstore_t *bs,
-    const struct stat *journal, blobstore_error_t *err)
+catalog_rebuild(blobstore__catalog_t *c, blobstore_t *bs, const char *path,
+    blobstore_error_t *err)
 {
     int                  rc;
     int64_t              started;
@@ -244,6 +304,8 @@ catalog_rebuild(blobstore__catalog_t *c, blobstore_t *bs,
 
     catalog_drop(c);
     started = monotonic_ms();
+
+    catalog_mark(c, path);
 
     rc = blobstore__catalog_walk(&all, bs, NULL, (size_t) -1, err);
     if (rc != BLOBSTORE_OK) {
@@ -253,9 +315,6 @@ catalog_rebuild(blobstore__catalog_t *c, blobstore_t *bs,
     c->names = all.items;
     c->count = all.count;
     c->size = all.count;
-    c->journal_dev = journal->st_dev;
-    c->journal_ino = journal->st_ino;
-    c->journal_read = journal->st_size;
     c->built_ms = started;
     c->valid = 1;
 
@@ -264,45 +323,91 @@ catalog_rebuild(blobstore__catalog_t *c, blobstore_t *bs,
 
 
 /*
- * Adds the names the journal gained up to size.  Only whole lines are
- * taken; a line that is not the name of a repository here (a torn write
- * left by a crash) is skipped.
+ * Notes where the journal ends, before the folders are read: a name it
+ * gains from here on is read again from it, at worst twice.  Its last
+ * bytes are kept, to make sure later that it still holds them there.
+ * When they cannot be read, the journal is read again from its start.
  */
 
 static void
+catalog_mark(blobstore__catalog_t *c, const char *path)
+{
+    int          fd;
+    size_t       len;
+    struct stat  st;
+
+    c->journal_dev = 0;
+    c->journal_ino = 0;
+    c->journal_read = 0;
+    c->seam_len = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+
+    if (fstat(fd, &st) == 0) {
+        c->journal_dev = st.st_dev;
+        c->journal_ino = st.st_ino;
+
+        len = (st.st_size < BLOBSTORE__CATALOG_SEAM)
+              ? (size_t) st.st_size : BLOBSTORE__CATALOG_SEAM;
+
+        if (pread(fd, c->seam, len, st.st_size - (off_t) len)
+            == (ssize_t) len)
+        {
+            c->journal_read = st.st_size;
+            c->seam_len = len;
+        }
+    }
+
+    close(fd);
+}
+
+
+/*
+ * Adds the names the journal gained up to size.  Only whole lines are
+ * taken; a line that is not the name of a repository here (a torn write
+ * left by a crash) is skipped.  BLOBSTORE_EAGAIN when the list must be
+ * read again from the folders: out of memory, or the journal no longer
+ * holds the bytes last taken in where they were, as when it was
+ * truncated (logrotate's copytruncate, by hand) and has grown again past
+ * that point, so that reading on from there would read out of frame.
+ */
+
+static int
 catalog_tail(blobstore__catalog_t *c, blobstore_t *bs, const char *path,
     off_t size)
 {
     int      fd;
     char    *buf, *p, *end, *nl;
-    size_t   want;
+    off_t    from;
+    size_t   want, len;
     ssize_t  got;
 
-    want = (size_t) (size - c->journal_read);
+    from = c->journal_read - (off_t) c->seam_len;
+    want = (size_t) (size - from);
 
     buf = malloc(want);
     if (buf == NULL) {
-        c->valid = 0;
-        return;
+        goto failed;
     }
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        free(buf);
-        c->valid = 0;
-        return;
+        goto failed;
     }
 
-    got = pread(fd, buf, want, c->journal_read);
+    got = pread(fd, buf, want, from);
     close(fd);
 
-    if (got <= 0) {
-        free(buf);
-        c->valid = 0;
-        return;
+    if (got <= (ssize_t) c->seam_len
+        || memcmp(buf, c->seam, c->seam_len) != 0)
+    {
+        goto failed;
     }
 
-    p = buf;
+    p = buf + c->seam_len;
     end = buf + got;
 
     while ((nl = memchr(p, '\n', (size_t) (end - p))) != NULL) {
@@ -314,16 +419,30 @@ catalog_tail(blobstore__catalog_t *c, blobstore_t *bs, const char *path,
             && blobstore__repo_exists(bs, p)
             && catalog_insert(c, p, (size_t) (nl - p)) != BLOBSTORE_OK)
         {
-            /* out of memory: read the folders next time */
-            c->valid = 0;
-            break;
+            goto failed;
         }
 
+        *nl = '\n';
         c->journal_read += (nl + 1) - p;
         p = nl + 1;
     }
 
+    len = (size_t) (p - buf);
+    if (len > BLOBSTORE__CATALOG_SEAM) {
+        len = BLOBSTORE__CATALOG_SEAM;
+    }
+
+    memcpy(c->seam, p - len, len);
+    c->seam_len = len;
+
     free(buf);
+    return BLOBSTORE_OK;
+
+failed:
+
+    free(buf);
+    c->valid = 0;
+    return BLOBSTORE_EAGAIN;
 }
 
 

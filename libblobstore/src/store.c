@@ -184,6 +184,8 @@ blobstore_strerror(int code)
         return "input/output error";
     case BLOBSTORE_ENOMEM:
         return "out of memory";
+    case BLOBSTORE_EAGAIN:
+        return "would block";
     default:
         return "unknown error";
     }

@@ -55,6 +55,7 @@ Suite *manifest_suite(void);
 Suite *list_suite(void);
 Suite *referrers_suite(void);
 Suite *purge_suite(void);
+Suite *catalog_suite(void);
 
 
 #endif /* CHECK_FIXTURE_H_INCLUDED */

@@ -23,6 +23,7 @@ main(void)
     srunner_add_suite(sr, list_suite());
     srunner_add_suite(sr, referrers_suite());
     srunner_add_suite(sr, purge_suite());
+    srunner_add_suite(sr, catalog_suite());
 
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

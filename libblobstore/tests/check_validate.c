@@ -148,6 +148,7 @@ START_TEST(test_validate_open)
     ck_assert_str_eq(blobstore_strerror(BLOBSTORE_OK), "success");
     ck_assert_str_eq(blobstore_strerror(BLOBSTORE_ENOSPC),
                      "no space left on device");
+    ck_assert_str_eq(blobstore_strerror(BLOBSTORE_EAGAIN), "would block");
     ck_assert_str_eq(blobstore_strerror(12345), "unknown error");
 }
 END_TEST

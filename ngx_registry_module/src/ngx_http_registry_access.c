@@ -15,7 +15,10 @@
 #define NGX_HTTP_REGISTRY_WHO_USER    2
 #define NGX_HTTP_REGISTRY_WHO_GROUP   3
 
-/* pages asked of the library while filtering the catalog */
+/*
+ * names read to filter the catalog, at most: pages of 500 from memory,
+ * 20 of them, or the 10,000 in one call in a thread
+ */
 
 #define NGX_HTTP_REGISTRY_SCAN_PAGE   500
 #define NGX_HTTP_REGISTRY_SCAN_MAX    20
@@ -57,6 +60,14 @@ static ngx_uint_t ngx_http_registry_rule_matches(ngx_http_request_t *r,
     ngx_str_t *repo);
 static ngx_uint_t ngx_http_registry_glob(u_char *p, u_char *pe, u_char *s,
     u_char *se);
+
+static int ngx_http_registry_access_start(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *out, size_t n);
+static ngx_int_t ngx_http_registry_access_take(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *page, blobstore_strlist_t *out, size_t n,
+    char **last);
 
 
 static ngx_http_variable_t  ngx_http_registry_vars[] = {
@@ -323,6 +334,15 @@ ngx_http_registry_may(ngx_http_request_t *r,
  * for, so that "more" is only set when another page really follows.
  * Items are copied into the request pool: the result must not be given
  * to blobstore_strlist_free().
+ *
+ * This runs in the event loop, so the pages come from the list the
+ * library keeps in memory only.  BLOBSTORE_EAGAIN when that list cannot
+ * serve them at once (not made yet, catalog_ttl old, or in a thread's
+ * hands): the caller then reads the names in the thread pool with
+ * ngx_http_registry_access_scan() and passes them through
+ * ngx_http_registry_access_filter().  So it is always where no list is
+ * kept (registry_catalog_cache 0): there every page would read the
+ * folders, and one thread reads them all at once instead.
  */
 
 int
@@ -331,76 +351,33 @@ ngx_http_registry_access_catalog(ngx_http_request_t *r,
     blobstore_strlist_t *out, char *last, size_t n, blobstore_error_t *err)
 {
     int                  rc;
-    char               **items;
-    size_t               i, len;
-    ngx_str_t            name;
+    ngx_int_t            found;
     ngx_uint_t           pages;
     blobstore_strlist_t  page;
 
-    ngx_memzero(out, sizeof(blobstore_strlist_t));
-
-    if (ngx_http_registry_identify(r, rlcf, ctx) != NGX_OK) {
-        return BLOBSTORE_ENOMEM;
+    rc = ngx_http_registry_access_start(r, rlcf, ctx, out, n);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
     }
-
-    items = ngx_pcalloc(r->pool, n * sizeof(char *));
-    if (items == NULL) {
-        return BLOBSTORE_ENOMEM;
-    }
-
-    out->items = items;
 
     for (pages = 0; pages < NGX_HTTP_REGISTRY_SCAN_MAX; pages++) {
 
-        ngx_memzero(&page, sizeof(blobstore_strlist_t));
-
-        rc = blobstore_catalog(&page, rlcf->store, last,
-                               NGX_HTTP_REGISTRY_SCAN_PAGE, err);
+        rc = blobstore_catalog_cached(&page, rlcf->store, last,
+                                      NGX_HTTP_REGISTRY_SCAN_PAGE, err);
         if (rc != BLOBSTORE_OK) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "registry catalog in a thread: %s",
+                           err->message);
             return rc;
         }
 
-        for (i = 0; i < page.count; i++) {
-            name.data = (u_char *) page.items[i];
-            name.len = ngx_strlen(page.items[i]);
-
-            if (!ngx_http_registry_permits(r, rlcf, ctx, &name,
-                                           NGX_HTTP_REGISTRY_PULL
-                                           |NGX_HTTP_REGISTRY_LIST))
-            {
-                continue;
-            }
-
-            if (out->count == n) {
-                out->more = 1;
-                blobstore_strlist_free(&page);
-                return BLOBSTORE_OK;
-            }
-
-            items[out->count] = ngx_http_registry_cstr(r->pool, name.data,
-                                                       name.len);
-            if (items[out->count] == NULL) {
-                blobstore_strlist_free(&page);
-                return BLOBSTORE_ENOMEM;
-            }
-
-            out->count++;
-        }
-
-        if (!page.more || page.count == 0) {
-            blobstore_strlist_free(&page);
-            return BLOBSTORE_OK;
-        }
-
-        len = ngx_strlen(page.items[page.count - 1]);
-        last = ngx_http_registry_cstr(r->pool,
-                                      (u_char *) page.items[page.count - 1],
-                                      len);
+        found = ngx_http_registry_access_take(r, rlcf, ctx, &page, out, n,
+                                              &last);
 
         blobstore_strlist_free(&page);
 
-        if (last == NULL) {
-            return BLOBSTORE_ENOMEM;
+        if (found != NGX_AGAIN) {
+            return (found == NGX_OK) ? BLOBSTORE_OK : BLOBSTORE_ENOMEM;
         }
     }
 
@@ -414,6 +391,134 @@ ngx_http_registry_access_catalog(ngx_http_request_t *r,
     ctx->catalog_next = last;
 
     return BLOBSTORE_OK;
+}
+
+
+/*
+ * In a thread: the names that ngx_http_registry_access_catalog() reads
+ * at most, after t->last, bringing the library's list up to date (or
+ * reading the folders, where no list is kept).
+ */
+
+void
+ngx_http_registry_access_scan(ngx_http_registry_task_t *t)
+{
+    t->rc = blobstore_catalog(&t->list, t->store, t->last,
+                              NGX_HTTP_REGISTRY_SCAN_PAGE
+                              * NGX_HTTP_REGISTRY_SCAN_MAX,
+                              &t->err);
+}
+
+
+/*
+ * Back in the event loop: the names that ngx_http_registry_access_scan()
+ * read, filtered as ngx_http_registry_access_catalog() does.
+ */
+
+int
+ngx_http_registry_access_filter(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *names, blobstore_strlist_t *out, size_t n)
+{
+    int        rc;
+    char      *last;
+    ngx_int_t  found;
+
+    rc = ngx_http_registry_access_start(r, rlcf, ctx, out, n);
+    if (rc != BLOBSTORE_OK) {
+        return rc;
+    }
+
+    found = ngx_http_registry_access_take(r, rlcf, ctx, names, out, n,
+                                          &last);
+
+    if (found == NGX_ERROR) {
+        return BLOBSTORE_ENOMEM;
+    }
+
+    if (found == NGX_AGAIN) {
+        out->more = 1;
+        ctx->catalog_next = last;
+    }
+
+    return BLOBSTORE_OK;
+}
+
+
+static int
+ngx_http_registry_access_start(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *out, size_t n)
+{
+    ngx_memzero(out, sizeof(blobstore_strlist_t));
+
+    if (ngx_http_registry_identify(r, rlcf, ctx) != NGX_OK) {
+        return BLOBSTORE_ENOMEM;
+    }
+
+    out->items = ngx_pcalloc(r->pool, n * sizeof(char *));
+    if (out->items == NULL) {
+        return BLOBSTORE_ENOMEM;
+    }
+
+    return BLOBSTORE_OK;
+}
+
+
+/*
+ * Adds the names of page the user may see to out.  NGX_OK when out is
+ * complete: n found and one more seen, or the catalog ended; NGX_AGAIN
+ * when the next page must be read, after *last, a copy of the page's
+ * last name.
+ */
+
+static ngx_int_t
+ngx_http_registry_access_take(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *page, blobstore_strlist_t *out, size_t n,
+    char **last)
+{
+    size_t     i;
+    ngx_str_t  name;
+
+    for (i = 0; i < page->count; i++) {
+        name.data = (u_char *) page->items[i];
+        name.len = ngx_strlen(page->items[i]);
+
+        if (!ngx_http_registry_permits(r, rlcf, ctx, &name,
+                                       NGX_HTTP_REGISTRY_PULL
+                                       |NGX_HTTP_REGISTRY_LIST))
+        {
+            continue;
+        }
+
+        if (out->count == n) {
+            out->more = 1;
+            return NGX_OK;
+        }
+
+        out->items[out->count] = ngx_http_registry_cstr(r->pool, name.data,
+                                                        name.len);
+        if (out->items[out->count] == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->count++;
+    }
+
+    if (!page->more || page->count == 0) {
+        return NGX_OK;
+    }
+
+    name.data = (u_char *) page->items[page->count - 1];
+    name.len = ngx_strlen(page->items[page->count - 1]);
+
+    *last = ngx_http_registry_cstr(r->pool, name.data, name.len);
+    if (*last == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
 }
 
 

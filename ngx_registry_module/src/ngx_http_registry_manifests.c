@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_registry_tags_done(ngx_http_request_t *r,
 static void ngx_http_registry_catalog_work(ngx_http_registry_task_t *t);
 static ngx_int_t ngx_http_registry_catalog_done(ngx_http_request_t *r,
     ngx_http_registry_task_t *t);
+static ngx_int_t ngx_http_registry_catalog_filter_done(
+    ngx_http_request_t *r, ngx_http_registry_task_t *t);
 static void ngx_http_registry_referrers_work(ngx_http_registry_task_t *t);
 static ngx_int_t ngx_http_registry_referrers_done(ngx_http_request_t *r,
     ngx_http_registry_task_t *t);
@@ -442,25 +444,45 @@ ngx_http_registry_catalog(ngx_http_request_t *r,
     ngx_memzero(&err, sizeof(blobstore_error_t));
     ngx_memzero(&list, sizeof(blobstore_strlist_t));
 
-    if (n > 0 && rlcf->rules) {
+    if (n == 0) {
+        return ngx_http_registry_send_list(r, NULL, &list, n);
+    }
+
+    if (rlcf->rules) {
+
+        /* filtered here when the library's list in memory serves it */
+
         rc = ngx_http_registry_access_catalog(r, rlcf,
                  ngx_http_get_module_ctx(r, ngx_http_registry_module),
                  &list, last, n, &err);
 
-        if (rc != BLOBSTORE_OK) {
+        if (rc == BLOBSTORE_OK) {
+
+            /* the filtered list is in the request pool */
+
+            return ngx_http_registry_send_list(r, NULL, &list, n);
+        }
+
+        if (rc != BLOBSTORE_EAGAIN) {
             return ngx_http_registry_storage_error(r,
                                                    NGX_HTTP_REGISTRY_OBJ_NAME,
                                                    rc, &err, "catalog",
                                                    last ? last : "");
         }
 
-        /* the filtered list is in the request pool */
+        /* otherwise the names are read in the thread pool, then filtered */
 
-        return ngx_http_registry_send_list(r, NULL, &list, n);
-    }
+        t = ngx_http_registry_list_task(r,
+                                        ngx_http_registry_catalog_filter_done);
+        if (t == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-    if (n == 0) {
-        return ngx_http_registry_send_list(r, NULL, &list, n);
+        t->work = ngx_http_registry_access_scan;
+        t->last = last;
+        t->n = n;
+
+        return ngx_http_registry_run_task(r, t);
     }
 
     /* a page reads as many folders as it lists: in the thread pool */
@@ -502,6 +524,36 @@ ngx_http_registry_catalog_done(ngx_http_request_t *r,
     blobstore_strlist_free(&t->list);
 
     return sent;
+}
+
+
+static ngx_int_t
+ngx_http_registry_catalog_filter_done(ngx_http_request_t *r,
+    ngx_http_registry_task_t *t)
+{
+    int                            rc;
+    blobstore_strlist_t            list;
+    ngx_http_registry_loc_conf_t  *rlcf;
+
+    if (t->rc != BLOBSTORE_OK) {
+        return ngx_http_registry_storage_error(r, NGX_HTTP_REGISTRY_OBJ_NAME,
+                                               t->rc, &t->err, "catalog",
+                                               t->last ? t->last : "");
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_registry_module);
+
+    rc = ngx_http_registry_access_filter(r, rlcf,
+             ngx_http_get_module_ctx(r, ngx_http_registry_module),
+             &t->list, &list, t->n);
+
+    blobstore_strlist_free(&t->list);
+
+    if (rc != BLOBSTORE_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_registry_send_list(r, NULL, &list, t->n);
 }
 
 

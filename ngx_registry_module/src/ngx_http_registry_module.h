@@ -240,6 +240,10 @@ ngx_uint_t ngx_http_registry_may(ngx_http_request_t *r,
 int ngx_http_registry_access_catalog(ngx_http_request_t *r,
     ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
     blobstore_strlist_t *out, char *last, size_t n, blobstore_error_t *err);
+void ngx_http_registry_access_scan(ngx_http_registry_task_t *t);
+int ngx_http_registry_access_filter(ngx_http_request_t *r,
+    ngx_http_registry_loc_conf_t *rlcf, ngx_http_registry_ctx_t *ctx,
+    blobstore_strlist_t *names, blobstore_strlist_t *out, size_t n);
 
 
 extern ngx_module_t  ngx_http_registry_module;
