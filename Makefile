@@ -124,7 +124,7 @@ bench: deps-bench all
 	perl bench/bench.pl
 
 run: deps all
-	@sh tools/run-registry $(MODULE) $(CONF) $(PORT) $(DATA) $(BUILD)/run
+	@sh tools/run-registry $(MODULE) $(CONF) $(PORT) $(DATA) $(BUILD)/run-$(PORT)
 
 lint:
 	@sh tools/lint $(LIB_SRCS) $(wildcard libblobstore/include/*.h \
