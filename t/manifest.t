@@ -98,6 +98,14 @@ my $unknown = 'application/vnd.example.unknown+json';
 
 my $r = $t->put_manifest('m/oci', 'ct', $oci->{manifest}, D2_MANIFEST);
 oci_error_is($r, 400, 'MANIFEST_INVALID', 'content type mismatch');
+is(eval { json_of($r)->{errors}[0]{detail} },
+    'mediaType does not match content type',
+    'content type mismatch: the detail says why');
+
+$r = $t->put_manifest('m/oci', 'ct', '{"schemaVersion":2,', OCI_MANIFEST);
+oci_error_is($r, 400, 'MANIFEST_INVALID', 'truncated json');
+like(eval { json_of($r)->{errors}[0]{detail} } // '', qr/^invalid json: /,
+    'truncated json: the detail says why');
 
 $r = $t->put_manifest('m/oci', 'ct', $oci->{manifest},
     'application/vnd.example.unknown+json');

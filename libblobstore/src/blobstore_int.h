@@ -60,6 +60,27 @@ typedef struct {
 } blobstore__catalog_t;
 
 
+/*
+ * Small manifests read lately, by digest: manifest.c.  A digest names
+ * the same bytes for ever, so an entry needs no checking, only the
+ * repository's link to it, which every read still checks on disk.
+ */
+
+#define BLOBSTORE__MCACHE_SLOTS  128
+#define BLOBSTORE__MCACHE_MAX    (16 * 1024)
+
+typedef struct {
+    blobstore_info_t  info;          /* info.digest[0] == '\0': empty */
+    char             *data;          /* info.size bytes */
+} blobstore__mcache_slot_t;
+
+typedef struct {
+    pthread_mutex_t           lock;
+    int                       locked;   /* lock was made */
+    blobstore__mcache_slot_t  slots[BLOBSTORE__MCACHE_SLOTS];
+} blobstore__mcache_t;
+
+
 struct blobstore_s {
     char                  *root;      /* <root>/docker/registry/v2 */
     size_t                 root_len;
@@ -68,6 +89,7 @@ struct blobstore_s {
     unsigned char          boot[16];  /* the running kernel's boot id */
     int                    fs_shared; /* tests: no file system is local */
     blobstore__catalog_t   catalog;
+    blobstore__mcache_t    mcache;
 };
 
 
@@ -157,6 +179,8 @@ int blobstore__layer_linked(const blobstore_t *bs, const char *repo,
 int blobstore__fs_local(uint32_t type);
 
 /* manifest.c */
+void blobstore__mcache_init(blobstore_t *bs);
+void blobstore__mcache_free(blobstore_t *bs);
 const char *blobstore__manifest_media_type(json_t *root);
 
 int blobstore__catalog_init(blobstore_t *bs, unsigned int ttl);

@@ -51,8 +51,14 @@ static int read_into(char *buf, size_t *len_out, int fd, size_t size,
     blobstore_error_t *err);
 static int manifest_load(json_t **out, int *fd_out, char *ubuf,
     size_t usize, size_t *ulen, blobstore_info_t *info,
-    const blobstore_t *bs, const char *repo, const blobstore__digest_t *d,
-    blobstore_error_t *err);
+    const blobstore_t *bs, blobstore__mcache_t *mc, const char *repo,
+    const blobstore__digest_t *d, blobstore_error_t *err);
+static blobstore__mcache_slot_t *mcache_slot(blobstore__mcache_t *mc,
+    const blobstore__digest_t *d);
+static int mcache_get(blobstore__mcache_t *mc, const blobstore__digest_t *d,
+    char *buf, size_t size, size_t *len_out, blobstore_info_t *info);
+static void mcache_put(blobstore__mcache_t *mc, const blobstore__digest_t *d,
+    const char *data, const blobstore_info_t *info);
 static void info_fill(blobstore_info_t *info, json_t *root);
 static int delete_tags_of(int *matched, blobstore_t *bs, const char *repo,
     const blobstore__digest_t *d, blobstore_error_t *err);
@@ -919,7 +925,8 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
     const blobstore_t *bs, const char *repo, const blobstore__digest_t *d,
     blobstore_error_t *err)
 {
-    return manifest_load(out, fd_out, NULL, 0, NULL, info, bs, repo, d, err);
+    return manifest_load(out, fd_out, NULL, 0, NULL, info, bs, NULL, repo, d,
+                         err);
 }
 
 
@@ -931,7 +938,8 @@ blobstore__manifest_load(json_t **out, int *fd_out, blobstore_info_t *info,
 static int
 manifest_load(json_t **out, int *fd_out, char *ubuf, size_t usize,
     size_t *ulen, blobstore_info_t *info, const blobstore_t *bs,
-    const char *repo, const blobstore__digest_t *d, blobstore_error_t *err)
+    blobstore__mcache_t *mc, const char *repo, const blobstore__digest_t *d,
+    blobstore_error_t *err)
 {
     int                  rc, fd, in_ubuf;
     char                 path[BLOBSTORE__PATH_MAX], *buf, *data;
@@ -958,6 +966,15 @@ manifest_load(json_t **out, int *fd_out, char *ubuf, size_t usize,
 
     if (rc != BLOBSTORE_OK) {
         return rc;
+    }
+
+    /* the link is checked above, every time: then the bytes may be known */
+
+    if (mc != NULL && ubuf != NULL && fd_out != NULL && info != NULL
+        && out == NULL && mcache_get(mc, d, ubuf, usize, ulen, info))
+    {
+        *fd_out = -1;
+        return BLOBSTORE_OK;
     }
 
     rc = blobstore__blob_path(path, bs, d, err);
@@ -1035,6 +1052,10 @@ manifest_load(json_t **out, int *fd_out, char *ubuf, size_t usize,
         *fd_out = -1;
         close(fd);
 
+        if (mc != NULL && info != NULL && len <= BLOBSTORE__MCACHE_MAX) {
+            mcache_put(mc, d, ubuf, info);
+        }
+
     } else if (fd_out != NULL) {
         *fd_out = fd;
 
@@ -1075,8 +1096,119 @@ blobstore_manifest_read(int *fd_out, void *buf, size_t size, size_t *len_out,
         return rc;
     }
 
-    return manifest_load(NULL, fd_out, buf, size, len_out, info, bs, repo,
-                         &d, err);
+    return manifest_load(NULL, fd_out, buf, size, len_out, info, bs,
+                         &bs->mcache, repo, &d, err);
+}
+
+
+void
+blobstore__mcache_init(blobstore_t *bs)
+{
+    bs->mcache.locked = (pthread_mutex_init(&bs->mcache.lock, NULL) == 0);
+}
+
+
+void
+blobstore__mcache_free(blobstore_t *bs)
+{
+    size_t  i;
+
+    for (i = 0; i < BLOBSTORE__MCACHE_SLOTS; i++) {
+        free(bs->mcache.slots[i].data);
+    }
+
+    if (bs->mcache.locked) {
+        (void) pthread_mutex_destroy(&bs->mcache.lock);
+    }
+}
+
+
+/* A digest's slot: its first hex digits spread digests evenly. */
+
+static blobstore__mcache_slot_t *
+mcache_slot(blobstore__mcache_t *mc, const blobstore__digest_t *d)
+{
+    size_t       h, i;
+    const char  *p;
+    int          c;
+
+    p = strchr(d->full, ':');
+    p = (p != NULL) ? p + 1 : d->full;
+
+    h = 0;
+
+    for (i = 0; i < 4 && p[i] != '\0'; i++) {
+        c = (unsigned char) p[i];
+        h = h * 16 + (size_t) (isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+
+    return &mc->slots[h % BLOBSTORE__MCACHE_SLOTS];
+}
+
+
+/* Copies the manifest d into buf if it is known and fits: 1, else 0. */
+
+static int
+mcache_get(blobstore__mcache_t *mc, const blobstore__digest_t *d, char *buf,
+    size_t size, size_t *len_out, blobstore_info_t *info)
+{
+    int                        hit;
+    blobstore__mcache_slot_t  *slot;
+
+    if (!mc->locked || pthread_mutex_lock(&mc->lock) != 0) {
+        return 0;
+    }
+
+    slot = mcache_slot(mc, d);
+
+    hit = (slot->data != NULL
+           && strcmp(slot->info.digest, d->full) == 0
+           && (uint64_t) slot->info.size <= size);
+
+    if (hit) {
+        memcpy(buf, slot->data, (size_t) slot->info.size);
+        *len_out = (size_t) slot->info.size;
+        *info = slot->info;
+    }
+
+    (void) pthread_mutex_unlock(&mc->lock);
+
+    return hit;
+}
+
+
+/* Keeps a copy of a manifest just read, in place of its slot's last. */
+
+static void
+mcache_put(blobstore__mcache_t *mc, const blobstore__digest_t *d,
+    const char *data, const blobstore_info_t *info)
+{
+    char                      *copy;
+    blobstore__mcache_slot_t  *slot;
+
+    if (!mc->locked || strcmp(info->digest, d->full) != 0) {
+        return;
+    }
+
+    copy = malloc(info->size > 0 ? (size_t) info->size : 1);
+    if (copy == NULL) {
+        return;
+    }
+
+    memcpy(copy, data, (size_t) info->size);
+
+    if (pthread_mutex_lock(&mc->lock) != 0) {
+        free(copy);
+        return;
+    }
+
+    slot = mcache_slot(mc, d);
+
+    free(slot->data);
+    slot->data = copy;
+    slot->info = *info;
+
+    (void) pthread_mutex_unlock(&mc->lock);
 }
 
 

@@ -88,6 +88,8 @@ blobstore_open(blobstore_t **out, const char *root,
                                 "out of memory");
     }
 
+    blobstore__mcache_init(bs);
+
     *out = bs;
     return BLOBSTORE_OK;
 }
@@ -149,6 +151,7 @@ blobstore_close(blobstore_t *bs)
     }
 
     blobstore__catalog_free(bs);
+    blobstore__mcache_free(bs);
     free(bs->root);
     free(bs);
 }

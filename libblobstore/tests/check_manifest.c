@@ -441,6 +441,36 @@ START_TEST(test_manifest_read_into)
                      BLOBSTORE_ENOTFOUND);
     ck_assert_int_eq(fd, -1);
     ck_assert_uint_eq(len, 0);
+
+    /* read again (kept in memory by now): the same bytes and facts */
+
+    memset(buf, 'x', sizeof(buf));
+    memset(&info, 0, sizeof(info));
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, sizeof(buf), &len,
+                                             &info, fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(fd, -1);
+    ck_assert_uint_eq(len, strlen(m));
+    ck_assert(memcmp(buf, m, len) == 0);
+    ck_assert_str_eq(info.digest, d);
+    ck_assert_str_eq(info.media_type, FX_OCI_MANIFEST);
+    ck_assert_int_eq(info.size, (int64_t) strlen(m));
+    ck_assert_int_gt(info.mtime, 0);
+
+    /* known bytes do not make it known elsewhere, nor after a delete */
+
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, sizeof(buf), &len,
+                                             &info, fx.bs, "other", d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_manifest_delete(fx.bs, "r", d, &err),
+                     BLOBSTORE_OK);
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, sizeof(buf), &len,
+                                             &info, fx.bs, "r", d, &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(blobstore_manifest_read(&fd, buf, sizeof(buf), &len,
+                                             &info, fx.bs, "r", "v1", &err),
+                     BLOBSTORE_ENOTFOUND);
+    ck_assert_int_eq(fd, -1);
 }
 END_TEST
 

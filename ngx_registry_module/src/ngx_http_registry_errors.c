@@ -182,6 +182,14 @@ ngx_http_registry_storage_error(ngx_http_request_t *r, ngx_uint_t object,
         detail.len = ngx_strlen(err->detail);
         dp = &detail;
 
+    } else if (rc == BLOBSTORE_EMANIFEST && err->message[0]) {
+
+        /* what is wrong with it: the library's words name no path */
+
+        detail.data = (u_char *) err->message;
+        detail.len = ngx_strlen(err->message);
+        dp = &detail;
+
     } else if (rc == BLOBSTORE_ENOTFOUND
                && object != NGX_HTTP_REGISTRY_OBJ_UPLOAD)
     {
