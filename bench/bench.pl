@@ -589,13 +589,21 @@ sub ref_speeds {
         my $out = `openssl speed -evp sha256 -bytes 8388608 -seconds 2 2>/dev/null`;
         my ($k) = $out =~ /^sha256\s.*?\s([\d.]+)k\s*$/mi;
         push @sha, $k * 1000 if $k;
-        my $f = "$WORK/dd.tmp";
-        my $t0 = time;
-        sh("dd if=/dev/zero of=$f bs=8M count=64 conv=fdatasync 2>/dev/null");
-        push @dd, 64 * 8 * $MiB / (time - $t0);
-        unlink $f;
+        push @dd, dd_speed(512 * $MiB);
     }
     return (median(@sha), median(@dd));
+}
+
+# bytes/s of writing size bytes to the data's file system and flushing
+sub dd_speed {
+    my ($size) = @_;
+    my $f = "$WORK/dd.tmp";
+    my $t0 = time;
+    sh("dd if=/dev/zero of=$f bs=8M count=" . int($size / (8 * $MiB))
+        . " conv=fdatasync 2>/dev/null");
+    my $bps = $size / (time - $t0);
+    unlink $f;
+    return $bps;
 }
 
 
@@ -687,7 +695,6 @@ my $image = make_image();
 
 say_ "reference: openssl speed -evp sha256, dd conv=fdatasync";
 my ($sha_bps, $dd_bps) = ref_speeds();
-my $ref_bps = $sha_bps < $dd_bps ? $sha_bps : $dd_bps;
 say_ sprintf "  sha256 %.0f MiB/s, dd fdatasync %.0f MiB/s",
     $sha_bps / $MiB, $dd_bps / $MiB;
 
@@ -805,6 +812,11 @@ for my $run (want('push') ? 1 .. $RUNS : ()) {
     for my $p (@PUSH) {
         my ($w, $f, $mode) = @$p;
         my $size = $f eq 'big' ? $BIG : $MID;
+
+        # the disk's flushed speed moves from one minute to the next on a
+        # shared machine: the reference is taken beside each push
+        record($w, 'disk', dd_speed($size) / $MiB);
+
         for my $s (qw(heph reg2)) {
             drop_blob($D{$f}, 'bench/push');
             sh('sync');
@@ -977,9 +989,13 @@ for my $p ([ 'push_big', "push $big_label, one PUT", 0.80 ],
     [ 'push_chunk', "push $big_label, 8 MiB PATCHes", 0.75 ],
     [ 'push_stream', "push $big_label, streamed PATCH", 0.75 ]) {
     my ($k, $label, $t) = @$p;
-    my $q = ratio(med($k, 'heph'), $ref_bps / $MiB);
+    my $disk = med($k, 'disk');
+    my $ref = defined $disk && $disk * $MiB < $sha_bps ? $disk
+        : $sha_bps / $MiB;
+    my $q = ratio(med($k, 'heph'), $ref);
     row(label => $label, unit => 'MiB/s', key => $k, ratio => $q,
-        target => sprintf('>= %.2f x ref', $t), ok => defined $q && $q >= $t);
+        target => sprintf('>= %.2f x ref %.0f', $t, $ref),
+        ok => defined $q && $q >= $t);
 }
 row(label => sprintf('push image with skopeo (%.0f MiB, %d blobs)',
     $img_bytes / $MiB, scalar @img), unit => 's', key => 'skopeo',
@@ -1019,10 +1035,11 @@ my $md = "# Hephaestus benchmark\n\n"
     $RUNS, $DUR, scalar(() = read_file('/proc/cpuinfo') =~ /^processor/mg),
     "@load0", "@load1", time - $t_start)
     . sprintf("Reference for pushes: min(openssl speed -evp sha256 %.0f MiB/s, "
-    . "dd conv=fdatasync %.0f MiB/s) = %.0f MiB/s. Hephaestus with "
+    . "dd conv=fdatasync of the same size run just before each push, median "
+    . "of the runs; %.0f MiB/s at the start). Hephaestus with "
     . "registry_sync on; the ratio is hephaestus / static nginx, / the "
     . "reference, or / registry:2. Ratio for latencies: hephaestus / other.\n\n",
-    $sha_bps / $MiB, $dd_bps / $MiB, $ref_bps / $MiB)
+    $sha_bps / $MiB, $dd_bps / $MiB)
     . "| workload | unit | hephaestus | registry:2 | static nginx | ratio | target | result |\n"
     . "|---|---|---|---|---|---|---|---|\n"
     . join("\n", @rows) . "\n\n"
