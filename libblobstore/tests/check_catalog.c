@@ -17,7 +17,6 @@
 #include "../src/blobstore_int.h"
 
 
-static blobstore_t *open_ttl(unsigned int ttl);
 static void make_repo(const char *repo);
 static void push(const char *repo);
 static void journal_path(char *path, size_t size);
@@ -28,21 +27,6 @@ static void check_cached(blobstore_t *bs, const char *last, size_t n,
     const char **names, size_t count, int more);
 static void check_again(blobstore_t *bs);
 static void refresh(blobstore_t *bs);
-
-
-static blobstore_t *
-open_ttl(unsigned int ttl)
-{
-    blobstore_t          *bs;
-    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
-
-    opts.fsync = 0;
-    opts.catalog_ttl = ttl;
-    ck_assert_int_eq(blobstore_open(&bs, fx.dir, &opts, NULL),
-                     BLOBSTORE_OK);
-
-    return bs;
-}
 
 
 /* a repository made behind the library's back: no line in the journal */
@@ -164,7 +148,7 @@ START_TEST(test_catalog_cached_stale)
     make_repo("b/c");
     make_repo("d");
 
-    bs = open_ttl(1);
+    bs = fx_open_ttl(1);
 
     check_again(bs);
     refresh(bs);
@@ -185,7 +169,7 @@ START_TEST(test_catalog_cached_stale)
 
     /* no list at all: always the thread's work */
 
-    none = open_ttl(0);
+    none = fx_open_ttl(0);
     check_again(none);
     refresh(none);
     check_again(none);
@@ -213,7 +197,7 @@ START_TEST(test_catalog_cached_fresh)
 
     push("first");
 
-    bs = open_ttl(3600);
+    bs = fx_open_ttl(3600);
     refresh(bs);
     check_cached(bs, NULL, 10, one, 1, 0);
 
@@ -251,7 +235,7 @@ START_TEST(test_catalog_cached_locked)
 
     push("first");
 
-    bs = open_ttl(3600);
+    bs = fx_open_ttl(3600);
     refresh(bs);
     check_cached(bs, NULL, 10, one, 1, 0);
 
@@ -290,7 +274,7 @@ START_TEST(test_catalog_journal_truncated)
     push("aaaa");
     push("bbbb");
 
-    bs = open_ttl(3600);
+    bs = fx_open_ttl(3600);
     refresh(bs);
     check_cached(bs, NULL, 10, before, 2, 0);
 

@@ -220,3 +220,20 @@ fx_push_image(char *digest_out, const char *repo, const char *tag,
     ck_assert_str_eq(info.digest, digest_out);
     free(m);
 }
+
+
+/* another handle on the fixture's store, unsynced, with a catalog_ttl */
+
+blobstore_t *
+fx_open_ttl(unsigned int ttl)
+{
+    blobstore_t          *bs;
+    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
+
+    opts.fsync = 0;
+    opts.catalog_ttl = ttl;
+    ck_assert_int_eq(blobstore_open(&bs, fx.dir, &opts, NULL),
+                     BLOBSTORE_OK);
+
+    return bs;
+}

@@ -37,6 +37,7 @@ void fx_teardown(void);
 void fx_sha256(char *out, const void *data, size_t len);
 void fx_sha512(char *out, const void *data, size_t len);
 void fx_path(char *out, size_t size, const char *rel);
+blobstore_t *fx_open_ttl(unsigned int ttl);
 int fx_exists(const char *rel);
 size_t fx_read(char *buf, size_t size, const char *rel);
 void fx_push_blob(char *digest_out, const char *repo, const char *data);

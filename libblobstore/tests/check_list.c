@@ -23,7 +23,6 @@ static void check_page(const char **names, size_t count, const char *last,
 static int cmp_name(const void *a, const void *b);
 static int in_list(char **list, size_t count, const char *name);
 static void reopen(unsigned int ttl);
-static blobstore_t *open_more(unsigned int ttl);
 static int listed(blobstore_t *bs, const char *name);
 static void append_journal(const char *text);
 
@@ -105,22 +104,7 @@ static void
 reopen(unsigned int ttl)
 {
     blobstore_close(fx.bs);
-    fx.bs = open_more(ttl);
-}
-
-
-static blobstore_t *
-open_more(unsigned int ttl)
-{
-    blobstore_t          *bs;
-    blobstore_options_t   opts = BLOBSTORE_OPTIONS_INIT;
-
-    opts.fsync = 0;
-    opts.catalog_ttl = ttl;
-    ck_assert_int_eq(blobstore_open(&bs, fx.dir, &opts, NULL),
-                     BLOBSTORE_OK);
-
-    return bs;
+    fx.bs = fx_open_ttl(ttl);
 }
 
 
@@ -575,7 +559,7 @@ START_TEST(test_list_catalog_journal)
     size_t        len;
     blobstore_t  *other, *mine;
 
-    other = open_more(3600);
+    other = fx_open_ttl(3600);
     mine = fx.bs;
 
     ck_assert_int_eq(listed(other, "new/repo"), 0);
@@ -595,7 +579,7 @@ START_TEST(test_list_catalog_journal)
     make_repo_dirs("by/hand");
     ck_assert_int_eq(listed(other, "by/hand"), 0);
 
-    fx.bs = open_more(1);
+    fx.bs = fx_open_ttl(1);
     ck_assert_int_eq(listed(fx.bs, "by/hand"), 1);
     ck_assert_int_eq(listed(fx.bs, "new/repo"), 1);
 
@@ -627,7 +611,7 @@ START_TEST(test_list_catalog_journal_junk)
     blobstore_error_t     err;
     blobstore_strlist_t   list;
 
-    other = open_more(3600);
+    other = fx_open_ttl(3600);
     tag("first", "v1");
     ck_assert_int_eq(listed(other, "first"), 1);
 
