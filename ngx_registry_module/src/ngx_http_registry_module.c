@@ -1158,37 +1158,31 @@ ngx_http_registry_send(ngx_http_request_t *r, ngx_fd_t fd, u_char *mem,
     }
 
     if (fd == NGX_INVALID_FILE) {
+        b->start = mem;
         b->pos = mem;
         b->last = mem + info->size;
-        b->start = b->pos;
         b->end = b->last;
-        b->memory = b->last > b->pos ? 1 : 0;
-        b->sync = b->memory ? 0 : 1;
-        b->last_buf = (r == r->main) ? 1 : 0;
-        b->last_in_chain = 1;
+        b->memory = (info->size > 0) ? 1 : 0;
 
-        out.buf = b;
-        out.next = NULL;
+    } else {
+        b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+        if (b->file == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-        return ngx_http_output_filter(r, &out);
+        b->file->fd = fd;
+        b->file->name.data = name;
+        b->file->name.len = len;
+        b->file->log = r->connection->log;
+
+        b->file_pos = 0;
+        b->file_last = info->size;
+        b->in_file = (info->size > 0) ? 1 : 0;
     }
 
-    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
-    if (b->file == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->file_pos = 0;
-    b->file_last = info->size;
-    b->in_file = b->file_last ? 1 : 0;
+    b->sync = (info->size > 0) ? 0 : 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
-    b->sync = b->in_file ? 0 : 1;
-
-    b->file->fd = fd;
-    b->file->name.data = name;
-    b->file->name.len = len;
-    b->file->log = r->connection->log;
 
     out.buf = b;
     out.next = NULL;
